@@ -1,0 +1,183 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dfsproject/dfs/store"
+)
+
+// config is dfsd's parsed command line.
+type config struct {
+	dataDir      string
+	mountpoint   string
+	backend      string
+	s3AccessKey  string
+	s3SecretKey  string
+	chunkSize    int64
+	chunkSizeSet bool
+	memCache     int64
+	diskCache    int64
+	maxDirty     int64
+	entryTimeout time.Duration
+	attrTimeout  time.Duration
+	gcGrace      time.Duration
+	logFormat    string
+	logLevel     string
+	debugFUSE    bool
+	allowOther   bool
+	showVersion  bool
+}
+
+// byteSize is a flag.Value accepting 4194304, 4MiB, 64KiB, 1GiB, 512M ...
+type byteSize struct{ v *int64 }
+
+func (b byteSize) String() string {
+	if b.v == nil {
+		return "0"
+	}
+	return formatBytes(*b.v)
+}
+
+func (b byteSize) Set(s string) error {
+	n, err := parseBytes(s)
+	if err != nil {
+		return err
+	}
+	*b.v = n
+	return nil
+}
+
+func parseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSuffix(t, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size (use bytes or a unit: 64KiB, 4MiB, 1GiB)", s)
+	}
+	return n * mult, nil
+}
+
+func formatBytes(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.mult && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// parseFlags parses args into a config. Errors are one sentence each.
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	c := &config{
+		chunkSize: 4 << 20,
+		memCache:  64 << 20,
+		diskCache: 1 << 30,
+		maxDirty:  64 << 20,
+	}
+	fs := flag.NewFlagSet("dfsd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: dfsd --data DIR [--mount DIR] [--backend URL] [flags]\n\n"+
+			"dfsd serves a dfs filesystem: it keeps the namespace under --data, stores\n"+
+			"file chunks in --backend, and mounts the filesystem at --mount.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.dataDir, "data", "", "data directory: metadata, lock, caches (required)")
+	fs.StringVar(&c.mountpoint, "mount", "", "mount the filesystem at this empty directory")
+	fs.StringVar(&c.backend, "backend", "", "chunk backend: dir:///abs/path (default DATA/chunks) or\n"+
+		"s3://[KEY:SECRET@]host:port/bucket[/prefix]?tls=false&region=R&create=true&path_style=true")
+	fs.StringVar(&c.s3AccessKey, "s3-access-key", "", "S3 access key (default $DFS_S3_ACCESS_KEY)")
+	fs.StringVar(&c.s3SecretKey, "s3-secret-key", "", "S3 secret key (default $DFS_S3_SECRET_KEY; prefer the environment)")
+	fs.Var(byteSize{&c.chunkSize}, "chunk-size", "chunk size for a new filesystem: a power of two from 64KiB to 64MiB")
+	fs.Var(byteSize{&c.memCache}, "mem-cache", "in-memory cache of verified chunks")
+	fs.Var(byteSize{&c.diskCache}, "disk-cache", "on-disk chunk cache under DATA/cache (S3 backends only; 0 disables)")
+	fs.Var(byteSize{&c.maxDirty}, "max-dirty", "memory for write buffers, all files together")
+	fs.DurationVar(&c.entryTimeout, "entry-timeout", time.Second, "kernel cache time for names")
+	fs.DurationVar(&c.attrTimeout, "attr-timeout", time.Second, "kernel cache time for attributes")
+	fs.DurationVar(&c.gcGrace, "gc-grace", 10*time.Minute, "how long an unreferenced chunk is kept before it is deleted")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&c.debugFUSE, "debug-fuse", false, "log every FUSE request")
+	fs.BoolVar(&c.allowOther, "allow-other", true, "let users other than the mounting one use the mount")
+	fs.BoolVar(&c.showVersion, "version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (all options are flags; see dfsd --help)", fs.Arg(0))
+	}
+	fs.Visit(func(f *flag.Flag) { c.chunkSizeSet = c.chunkSizeSet || f.Name == "chunk-size" })
+	if c.showVersion {
+		return c, nil
+	}
+	return c, c.validate()
+}
+
+func (c *config) validate() error {
+	if c.dataDir == "" {
+		return errors.New("--data is required: the directory where dfsd keeps its metadata")
+	}
+	cs := c.chunkSize
+	if cs < 64<<10 || cs > 64<<20 || cs&(cs-1) != 0 {
+		return fmt.Errorf("--chunk-size %s: must be a power of two from 64KiB to 64MiB", formatBytes(cs))
+	}
+	if c.maxDirty < 2*cs {
+		return fmt.Errorf("--max-dirty %s: must be at least two chunks (%s)", formatBytes(c.maxDirty), formatBytes(2*cs))
+	}
+	if c.entryTimeout < 0 || c.attrTimeout < 0 || c.gcGrace < 0 {
+		return errors.New("--entry-timeout, --attr-timeout and --gc-grace must not be negative")
+	}
+	switch c.logFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("--log-format %q: must be text or json", c.logFormat)
+	}
+	switch c.logLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level %q: must be debug, info, warn or error", c.logLevel)
+	}
+	return nil
+}
+
+// applyCredentialFlags lets --s3-access-key and --s3-secret-key override
+// what the URL or the environment gave.
+func applyCredentialFlags(spec *store.BackendSpec, c *config) {
+	if !spec.Remote() {
+		return
+	}
+	if c.s3AccessKey != "" {
+		spec.S3.AccessKey = c.s3AccessKey
+	}
+	if c.s3SecretKey != "" {
+		spec.S3.SecretKey = c.s3SecretKey
+	}
+}
+
+// backendLocation is what DATA/format.json records: where the chunks are.
+// The default backend is recorded as such, so the data directory can move.
+func backendLocation(spec store.BackendSpec, c *config) string {
+	if c.backend == "" {
+		return "DATA/chunks"
+	}
+	return spec.Location()
+}

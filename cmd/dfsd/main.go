@@ -1,0 +1,202 @@
+// Command dfsd is the dfs daemon: it keeps the namespace, stores chunks in
+// a backend and mounts the filesystem through FUSE. See doc.go.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/dfsproject/dfs/fs"
+	"github.com/dfsproject/dfs/fs/vfs"
+	"github.com/dfsproject/dfs/store"
+	"github.com/dfsproject/dfs/store/meta"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is dfsd's whole life; it returns the exit status. Refusals at start
+// print one line, "dfsd: <sentence>", and return 1.
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "dfsd: %v\n", err)
+		return 2
+	}
+	if cfg.showVersion {
+		fmt.Fprintf(stdout, "dfsd %s\n", version)
+		return 0
+	}
+	// The kernel applies the caller's umask before FUSE sees a mode; a
+	// second one here would strip bits the user asked for.
+	syscall.Umask(0)
+	logger := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, logger); err != nil {
+		fmt.Fprintf(stderr, "dfsd: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(cfg *config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.logLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve opens everything in order, refusing bad set-ups with a sentence,
+// serves until ctx ends or the filesystem is unmounted, then shuts down in
+// reverse order, flushing every open file.
+func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
+	dataDir, err := filepath.Abs(cfg.dataDir)
+	if err != nil {
+		return fmt.Errorf("data directory %s: %v", cfg.dataDir, err)
+	}
+	var mountpoint string
+	if cfg.mountpoint != "" {
+		if mountpoint, err = checkMountpoint(cfg.mountpoint); err != nil {
+			return err
+		}
+	}
+	lock, err := lockDataDir(dataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.release()
+
+	spec, err := store.ParseBackendURL(cfg.backend, dataDir)
+	if err != nil {
+		return fmt.Errorf("--backend: %v", err)
+	}
+	applyCredentialFlags(&spec, cfg)
+	fmtWant := format{ChunkSize: cfg.chunkSize, Backend: backendLocation(spec, cfg)}
+	ff, err := loadOrCreateFormat(dataDir, fmtWant, cfg.chunkSizeSet)
+	if err != nil {
+		return err
+	}
+
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	backend, err := store.OpenBackend(startCtx, spec, logger)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("backend %s: %v", spec.Redacted(), err)
+	}
+	defer backend.Close()
+
+	csCfg := store.DefaultChunkStoreConfig()
+	csCfg.Backend = backend
+	csCfg.MemCacheBytes = cfg.memCache
+	csCfg.Logger = logger
+	if spec.Remote() && cfg.diskCache > 0 {
+		csCfg.CacheDir = filepath.Join(dataDir, "cache")
+		csCfg.CacheBytes = cfg.diskCache
+	}
+	chunks, err := store.NewChunkStore(csCfg)
+	if err != nil {
+		return fmt.Errorf("chunk store: %v", err)
+	}
+	defer chunks.Close()
+
+	mcfg := meta.DefaultConfig()
+	mcfg.Dir = filepath.Join(dataDir, "meta")
+	mcfg.Logger = logger
+	fsm, err := meta.Open(mcfg)
+	if err != nil {
+		return fmt.Errorf("metadata in %s: %v", mcfg.Dir, err)
+	}
+	defer fsm.Close()
+	local := meta.NewLocal(fsm)
+
+	vcfg := vfs.DefaultConfig()
+	vcfg.ChunkSize = ff.ChunkSize
+	vcfg.MaxDirtyBytes = cfg.maxDirty
+	vcfg.SpillDir = filepath.Join(dataDir, "spill")
+	vcfg.GCGrace = cfg.gcGrace
+	vcfg.Logger = logger
+	v, err := vfs.New(vcfg, fsm, local, chunks)
+	if err != nil {
+		return fmt.Errorf("filesystem: %v", err)
+	}
+	if err := v.ReclaimOrphans(ctx); err != nil {
+		logger.Warn("reclaiming unlinked files left by the last run", "err", err)
+	}
+	bgCtx, stopBG := context.WithCancel(context.Background())
+	bgDone := make(chan error, 1)
+	go func() { bgDone <- v.Run(bgCtx) }()
+	defer func() {
+		stopBG()
+		<-bgDone
+	}()
+
+	logger.Info("dfsd started", "version", version, "data", dataDir, "backend", spec.Redacted(),
+		"chunk_size", ff.ChunkSize, "mount", mountpoint)
+
+	if mountpoint == "" {
+		<-ctx.Done()
+		return closeVFS(v, logger)
+	}
+	fcfg := fs.DefaultConfig()
+	fcfg.EntryTimeout = cfg.entryTimeout
+	fcfg.AttrTimeout = cfg.attrTimeout
+	fcfg.NegativeTimeout = cfg.entryTimeout
+	fcfg.AllowOther = cfg.allowOther && os.Geteuid() == 0
+	fcfg.Debug = cfg.debugFUSE
+	fcfg.FSName = "dfs"
+	fcfg.Logger = logger
+	m, err := fs.Mount(mountpoint, v, fcfg)
+	if err != nil {
+		closeVFS(v, logger)
+		return fmt.Errorf("mount %s: %v", mountpoint, err)
+	}
+	logger.Info("mounted", "mountpoint", mountpoint)
+
+	served := make(chan struct{})
+	go func() {
+		m.Wait()
+		close(served)
+	}()
+	select {
+	case <-ctx.Done():
+		logger.Info("signal received: unmounting", "mountpoint", mountpoint)
+		if err := m.Unmount(); err != nil {
+			logger.Warn("unmount", "mountpoint", mountpoint, "err", err)
+		}
+		<-served
+	case <-served:
+		logger.Info("unmounted from outside", "mountpoint", mountpoint)
+	}
+	return closeVFS(v, logger)
+}
+
+// closeVFS flushes every open file before the metadata store closes.
+func closeVFS(v *vfs.VFS, logger *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := v.Close(ctx); err != nil {
+		return fmt.Errorf("flushing open files at shutdown: %v", err)
+	}
+	logger.Info("stopped cleanly")
+	return nil
+}

@@ -1,0 +1,277 @@
+package fstest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dfsproject/dfs/fs"
+	"github.com/dfsproject/dfs/store/s3test"
+)
+
+// Options say how to start a daemon.
+type Options struct {
+	// Backend is dfsd's --backend URL; empty means the directory backend
+	// under the data directory.
+	Backend string
+	// Args are extra dfsd flags.
+	Args []string
+	// Env is extra environment (KEY=VALUE) for the daemon.
+	Env []string
+	// DataDir and Mountpoint, when set, are used instead of fresh
+	// temporary directories (to restart a filesystem in a new daemon).
+	DataDir, Mountpoint string
+}
+
+// Daemon is one dfsd subprocess serving a mount.
+type Daemon struct {
+	Mountpoint string
+	DataDir    string
+
+	opts Options
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	done chan struct{}
+}
+
+// Start starts dfsd with a fresh data directory and mountpoint (unless
+// opts names them), waits until the filesystem is mounted, and registers a
+// cleanup that stops the daemon and makes sure nothing stays mounted.
+func Start(t testing.TB, opts Options) *Daemon {
+	t.Helper()
+	RequireFUSE(t)
+	if opts.DataDir == "" {
+		opts.DataDir = t.TempDir()
+	}
+	if opts.Mountpoint == "" {
+		opts.Mountpoint = filepath.Join(t.TempDir(), "mnt")
+		if err := os.Mkdir(opts.Mountpoint, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := &Daemon{Mountpoint: opts.Mountpoint, DataDir: opts.DataDir, opts: opts}
+	t.Cleanup(func() { d.cleanup(t) })
+	d.start(t)
+	return d
+}
+
+// RequireFUSE skips the test when this machine cannot mount FUSE
+// filesystems (no /dev/fuse, or not root).
+func RequireFUSE(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("mount test skipped in -short mode")
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse: cannot mount FUSE filesystems here")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("mount tests run as root (allow_other, chown, mknod)")
+	}
+}
+
+// Args returns dfsd's full command line for these options.
+func (d *Daemon) Args() []string {
+	args := []string{"--data", d.DataDir, "--mount", d.Mountpoint, "--log-level", "debug"}
+	if d.opts.Backend != "" {
+		args = append(args, "--backend", d.opts.Backend)
+	}
+	return append(args, d.opts.Args...)
+}
+
+func (d *Daemon) start(t testing.TB) {
+	t.Helper()
+	d.log = &syncBuffer{}
+	d.cmd = exec.Command(Binary(t), d.Args()...)
+	d.cmd.Env = append(os.Environ(), d.opts.Env...)
+	d.cmd.Stdout = d.log
+	d.cmd.Stderr = d.log
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("start dfsd: %v", err)
+	}
+	d.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) {
+		cmd.Wait()
+		close(done)
+	}(d.cmd, d.done)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if ok, _ := fs.IsMounted(d.Mountpoint); ok {
+			return
+		}
+		select {
+		case <-d.done:
+			t.Fatalf("dfsd exited before mounting (%v):\n%s", d.cmd.ProcessState, d.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dfsd did not mount %s within 30s:\n%s", d.Mountpoint, d.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Log returns what the daemon has printed so far.
+func (d *Daemon) Log() string { return d.log.String() }
+
+// Stop sends SIGTERM and waits for a clean exit and unmount.
+func (d *Daemon) Stop(t testing.TB) {
+	t.Helper()
+	if d.cmd == nil {
+		return
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(60 * time.Second):
+		d.cmd.Process.Kill()
+		<-d.done
+		t.Errorf("dfsd did not stop within 60s of SIGTERM:\n%s", d.log.String())
+	}
+	state := d.cmd.ProcessState
+	d.cmd = nil
+	if !state.Success() {
+		t.Errorf("dfsd exited with %v after SIGTERM:\n%s", state, d.log.String())
+	}
+	if m, _ := fs.IsMounted(d.Mountpoint); m {
+		t.Errorf("%s still mounted after dfsd stopped", d.Mountpoint)
+		unmount(d.Mountpoint)
+	}
+}
+
+// Kill9 kills the daemon with SIGKILL (no flush, no unmount) and removes
+// the dead mount.
+func (d *Daemon) Kill9(t testing.TB) {
+	t.Helper()
+	if d.cmd == nil {
+		return
+	}
+	syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+	<-d.done
+	d.cmd = nil
+	unmount(d.Mountpoint)
+}
+
+// Restart stops the daemon cleanly and starts it again on the same data.
+func (d *Daemon) Restart(t testing.TB) {
+	t.Helper()
+	d.Stop(t)
+	d.start(t)
+}
+
+// StartAgain starts a stopped or killed daemon again on the same data.
+func (d *Daemon) StartAgain(t testing.TB) {
+	t.Helper()
+	if d.cmd != nil {
+		t.Fatal("StartAgain: daemon still running")
+	}
+	d.start(t)
+}
+
+func (d *Daemon) cleanup(t testing.TB) {
+	if d.cmd != nil {
+		d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.done:
+		case <-time.After(30 * time.Second):
+			syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+			<-d.done
+		}
+		d.cmd = nil
+	}
+	unmount(d.Mountpoint)
+	if t.Failed() && d.log != nil {
+		t.Logf("dfsd log:\n%s", tail(d.log.String(), 200))
+	}
+}
+
+// unmount makes sure nothing is mounted at dir: fusermount3 -u, then a
+// lazy umount.
+func unmount(dir string) {
+	for i := 0; i < 3; i++ {
+		if m, _ := fs.IsMounted(dir); !m {
+			return
+		}
+		exec.Command("fusermount3", "-u", dir).Run()
+		if m, _ := fs.IsMounted(dir); !m {
+			return
+		}
+		exec.Command("umount", "-l", dir).Run()
+	}
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary returns the path of a dfsd binary: $DFS_TEST_DFSD if set (the
+// Makefile builds one for all packages), else one built once per test
+// process.
+func Binary(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("DFS_TEST_DFSD"); p != "" {
+		return p
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "dfstest-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "dfsd")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/dfsproject/dfs/cmd/dfsd").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build dfsd: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// MinIOBackend returns a --backend URL for a fresh bucket on the test
+// MinIO server; it skips the test when there is none (see store/s3test).
+func MinIOBackend(t testing.TB) string {
+	t.Helper()
+	return s3test.URL(t)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.b.Len() > 64<<20 {
+		s.b.Reset()
+		s.b.WriteString("[log truncated]\n")
+	}
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func tail(s string, lines int) string {
+	parts := strings.Split(s, "\n")
+	if len(parts) > lines {
+		parts = parts[len(parts)-lines:]
+	}
+	return strings.Join(parts, "\n")
+}
