@@ -8,8 +8,8 @@ import (
 
 func TestRun(t *testing.T) {
 	for _, tc := range []struct {
-		args       []string
-		code       int
+		args        []string
+		code        int
 		out, errOut string
 	}{
 		{[]string{"version"}, 0, "dfsctl dev\n", ""},

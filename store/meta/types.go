@@ -125,6 +125,10 @@ type Cmd struct {
 	Mtime     int64  `json:"mtime,omitempty"`
 	Ctime     int64  `json:"ctime,omitempty"`
 	Value     []byte `json:"value,omitempty"`
+	// ChunkSize is the file's chunk size, needed by SetAttr with SetSize
+	// and by Commit to map sizes to slots (Apply trims the slot holding the
+	// new end of file to it, and drops slots past it).
+	ChunkSize uint64 `json:"chunksize,omitempty"`
 
 	// OpCommit: Chunks are slots to set (a zero ID clears the slot to a
 	// hole); DropFrom, when HasDropFrom, removes every slot >= DropFrom
@@ -166,4 +170,9 @@ const (
 	MaxXattrName  = 255
 	MaxXattrValue = 64 << 10
 	MaxLinks      = 65000
+	// MaxInlineLen bounds the bytes kept in an inode record (Commit with
+	// SetInline; a longer Inline gets EFBIG). SetAttr extending an inline
+	// file pads its bytes with zeros up to this length; past it the bytes
+	// between len(Inline) and Size read as zeros.
+	MaxInlineLen = 64 << 10
 )

@@ -1,0 +1,113 @@
+// Package vfs is the filesystem semantics layer of dfs: POSIX operations on
+// inode numbers, with no FUSE in sight, over a metadata replica
+// (meta.Reader for queries, meta.Proposer for mutations) and a
+// content-addressed chunk store. The go-fuse node layer in package fs is a
+// thin shell over FileSystem (api.go); *VFS implements it.
+//
+// # Namespace
+//
+// Namespace operations become one meta.Cmd each, stamped with the local
+// clock and the caller's uid and gid; the Result's errno is the answer.
+// Queries go to the local replica. An inode whose last link goes (Unlink,
+// Rename over it) is reclaimed at once (OpReclaim) unless it is open on
+// this host, in which case the last Release reclaims it: an unlinked open
+// file stays readable and writable. ReclaimOrphans, called at the start of
+// a single node, reclaims the orphans a crash left.
+//
+// # Files
+//
+// A file is cut into slots of Config.ChunkSize bytes; slot i is chunk
+// reference i of the file, or a hole. Every open inode has one shared state
+// (file), refcounted by its Handles, so all handles on this host see each
+// other's writes at once. Open reloads the committed chunk list
+// (close-to-open across hosts). The state keeps the committed chunk list
+// (or inline bytes) plus the slots changed since the last commit, each in
+// one of these states:
+//
+//	dirty      bytes in a memory buffer
+//	uploading  the same, handed to a background upload (immutable meanwhile)
+//	spilled    bytes in the spill file (the memory bound was reached)
+//	pending    uploaded to a chunk, not committed yet
+//	hole       punched: reads as zeros, committed as a zero ChunkRef
+//
+// Write copies into the slot's buffer, loading the slot's old bytes first
+// when the write does not cover them (read, patch, rehash). A slot written
+// contiguously from its start to its end is uploaded in the background at
+// once; a slot patched here and there stays in memory until Flush, so a
+// random-write workload does not upload (and orphan) a chunk per write.
+// Flush and Fsync upload the rest, wait, and commit everything in one
+// OpCommit (chunk list, size, mtime); if any upload fails nothing is
+// committed, the error is returned (ENOSPC for a full backend, else EIO)
+// and the changes stay for a retry, until the last Release drops them. A
+// file whose final size is at most InlineMax and whose bytes are at hand is
+// committed inline instead. Truncation (SetAttr with a size, O_TRUNC)
+// drops the uncommitted bytes past the new end, commits the rest, then
+// proposes OpSetAttr; Apply trims the slot holding the new end so old
+// bytes never reappear.
+//
+// Reads take each slot's bytes from its buffer, the spill file, the pending
+// or committed chunk, or the inline bytes; past a slot's data and in holes
+// they are zeros. Chunks are fetched without the file lock held (a read
+// whose chunk was replaced and collected meanwhile looks again once). A
+// sequential read entering a new slot prefetches the next ReadAheadChunks
+// chunks; the last chunks read stay in a small cache. A chunk that does not
+// verify is EIO, never wrong bytes.
+//
+// # Memory bound and spill
+//
+// Slot buffers count against MaxDirtyBytes (all files together). A writer
+// that needs more reserves first, without holding its file's lock: while
+// uploads run it waits for them to free their buffers; when none runs it
+// spills partial slots of open files (least recently written, other files
+// first) to one unlinked temporary file under SpillDir. Spilling is chosen
+// over uploading partial slots early because an early upload makes a chunk
+// that the next write to the slot supersedes: an extra PUT, a GET to patch
+// it back, and an object no metadata references (the chunk GC only sees
+// chunks that were once referenced). Local disk costs none of that. The
+// bound holds for buffers; a flush reading a spilled slot back when memory
+// is full may exceed it by one slot at a time (all files together), so a
+// flush never waits for memory that a writer blocked on its lock holds.
+// When this file's uploads have failed and memory is short, Write returns
+// the upload's error (ENOSPC) instead of buffering more. Whole-chunk
+// buffers are pooled.
+//
+// # Chunk GC
+//
+// Run deletes chunks whose reference count has been zero for GCGrace
+// (meta.Reader.ZeroRefChunks), then proposes OpForgetChunks. A chunk that
+// a local writer uploaded, or deduplicated onto, and has not committed is
+// in a refcounted pending set: the GC skips it, and an upload waits while
+// the GC is deleting the same chunk (then uploads it again), so deduplicating
+// onto a dying chunk cannot lose data on this host. Other hosts are covered
+// by the grace period.
+//
+// # Concurrency and lock order
+//
+// All methods are safe for concurrent use. Locks, outermost first:
+//
+//	file.mu        one per open inode: its state, slots and size
+//	VFS.mu         the table of open files, file.refs, file.orphan
+//	leaf locks     dirtyMem.mu, pendingChunks.mu, spillFile.mu, recentChunks.mu
+//
+// No one takes a file.mu while holding VFS.mu or a leaf lock, and no one
+// holds two file.mu at once except by TryLock (the spiller). A writer
+// waiting for memory drops its file.mu first. Background uploads and
+// prefetches take no file lock: an upload reports through its done
+// channel, and whoever holds the file lock next records the result
+// (reapLocked). A file.mu is held across chunk-store calls only to load a
+// slot before patching it and during a flush (uploads and commit), so
+// writes, truncates, flushes of one inode are serialized, and its reads
+// wait for its flush; GetAttr reads the size and mtime published in
+// atomics and never waits. An O_APPEND write reserves its memory before
+// taking the lock, so it never drops the lock between choosing the end of
+// file and writing there (for a write of up to one chunk).
+//
+// # Errors
+//
+// Every method returns nil or a syscall.Errno: POSIX errors from the
+// metadata as they are, EINTR when ctx is done, ENOSPC for a full backend,
+// EBADF for a handle used against its mode or after Release, EIO for
+// anything else. Failures turned into EIO are logged once, here (a corrupt
+// or missing chunk once per chunk), so the node layer need not log them
+// again.
+package vfs

@@ -1,0 +1,82 @@
+// Package meta is the namespace state machine of dfs: inodes, directory
+// entries, chunk lists, extended attributes, chunk reference counts and
+// the inode counter, kept in badger. Every replica applies the same log
+// of commands (Cmd, serialized by Encode) with FSM.Apply and answers
+// lookups from its own copy through the Reader methods. Local is the
+// single-node Proposer; a Raft proposer feeds Apply from its log the
+// same way.
+//
+// # Determinism
+//
+// Apply is a pure function of the state and the entry: times come from
+// Cmd.Now (the proposer's clock), inode numbers from a counter in the
+// state, iteration is in key order, and results are sorted. It does no
+// I/O but its own store. Two replicas fed the same entries hold
+// byte-identical states (and snapshots).
+//
+// # Key layout
+//
+// One-byte table prefix; integers in keys big-endian, so badger's order
+// is numeric order (see keys.go):
+//
+//	"S"                 stats: applied index, next ino, inode count, data bytes
+//	'i' ino             inode record
+//	'd' parent name     directory entry -> ino, type bits (ReadDir is a prefix scan)
+//	'c' ino index       chunk slot -> chunk ID, Len
+//	'x' ino name        xattr value
+//	'r' chunkID         reference count, and since when it has been 0
+//	'z' since chunkID   zero-reference index, in time order (ZeroRefChunks)
+//	'o' ino             orphan marker (nlink 0, awaiting OpReclaim)
+//
+// Inode records are binary: a version byte, flags (inline), mode, uid,
+// gid, rdev, nlink, size, atime, mtime, ctime, the parent directory (for
+// directories, so rename can refuse to move a directory into its own
+// subtree), then the inline bytes or the symlink target. The stats
+// record also starts with a version byte. Commands are encoded in binary
+// too (codec.go): a version byte and the fields in a fixed order.
+//
+// # Transactions
+//
+// Each command is one badger transaction that validates it, applies it
+// and writes the log index as the applied index, so a restart never
+// applies an entry twice and an entry at or below the applied index is
+// skipped. A command that fails validation applies nothing: its
+// transaction is discarded and another records only the applied index.
+// Conflicts (badger.ErrConflict) are retried. A storage error makes
+// Apply return EIO, logged, with the applied index unchanged.
+//
+// Commands touching many keys (a Commit of thousands of slots, truncate
+// or Reclaim of a huge file, ForgetChunks of many IDs) are split
+// (split.go): their slot work is done in partial transactions, each
+// slot changed together with the reference counts it moves, so every
+// step is idempotent; the final transaction does the rest and writes the
+// applied index. A crash in between replays the entry from the start and
+// reaches the same state.
+//
+// # Chunk references
+//
+// Every slot holds one reference on its chunk. When a count falls to 0
+// the chunk is listed in Result.Freed and a zero-reference record (time
+// Cmd.Now) is kept until the chunk is referenced again or OpForgetChunks
+// removes it (after the chunk's objects were deleted). Unlinking the last
+// link of a file does not delete it: it becomes an orphan (nlink 0,
+// listed in Result.Orphans and Orphans) until OpReclaim, so open files
+// stay readable. Directories are deleted at once by rmdir.
+//
+// # Concurrency
+//
+// Apply is called by one goroutine at a time (it serializes anyway).
+// The Reader methods, Stats, AppliedIndex and snapshots run concurrently
+// with Apply and with each other, each on a consistent read-only
+// transaction: they see the state between two commands (or, during a
+// split command, with part of its slot work done). Close waits for
+// running calls and open snapshots; Restore excludes everything else.
+//
+// # Errors
+//
+// POSIX conditions are syscall.Errno values: in Result.Errno from Apply,
+// and returned bare by the Reader methods (ENOENT, ENOTDIR, ENODATA,
+// EINVAL ...). Other errors are wrapped with context: ErrClosed after
+// Close, ErrBadCommand from Decode, ErrBadSnapshot from Restore, badger
+// errors otherwise.
+package meta
