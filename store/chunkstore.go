@@ -119,17 +119,26 @@ func (s *ChunkStore) isClosed() bool {
 
 // Put stores data as a chunk and returns its ID. A chunk the backend holds
 // already (same key, same size) is not uploaded again. data is not retained:
-// the caller may reuse it once Put returns.
+// the caller may reuse it once Put returns. Written chunks are not put in
+// the read cache: a writer rarely reads back what it just wrote, and a large
+// sequential write would only evict what readers use.
 func (s *ChunkStore) Put(ctx context.Context, data []byte) (ChunkID, error) {
 	id := Sum(data)
+	return id, s.PutID(ctx, id, data)
+}
+
+// PutID is Put for a caller that has hashed data already: id must be
+// Sum(data). (A wrong id stores bytes that every read then refuses as
+// corrupt, so the mistake loses availability, never integrity.)
+func (s *ChunkStore) PutID(ctx context.Context, id ChunkID, data []byte) error {
 	if err := ctx.Err(); err != nil {
-		return ChunkID{}, fmt.Errorf("put chunk %s: %w", id, err)
+		return fmt.Errorf("put chunk %s: %w", id, err)
 	}
 	if s.isClosed() {
-		return ChunkID{}, fmt.Errorf("put chunk %s: %w", id, ErrClosed)
+		return fmt.Errorf("put chunk %s: %w", id, ErrClosed)
 	}
 	if len(data) > MaxChunkSize {
-		return ChunkID{}, fmt.Errorf("put chunk %s: %d bytes is more than the %d a chunk may hold", id, len(data), MaxChunkSize)
+		return fmt.Errorf("put chunk %s: %d bytes is more than the %d a chunk may hold", id, len(data), MaxChunkSize)
 	}
 	key := id.Key()
 	if info, err := s.b.Stat(ctx, key); err == nil && info.Size == int64(len(data)) {
@@ -138,14 +147,11 @@ func (s *ChunkStore) Put(ctx context.Context, data []byte) (ChunkID, error) {
 		// A Stat error other than ErrNotFound may be passing: let the Put
 		// decide.
 		if err := s.b.Put(ctx, key, bytes.NewReader(data), int64(len(data))); err != nil {
-			return ChunkID{}, fmt.Errorf("put chunk %s: %w", id, err)
+			return fmt.Errorf("put chunk %s: %w", id, err)
 		}
 		s.uploads.Add(1)
 	}
-	if s.mem != nil {
-		s.mem.add(id, bytes.Clone(data))
-	}
-	return id, nil
+	return nil
 }
 
 // Get returns the bytes of chunk id, verified against id: from memory, the

@@ -32,6 +32,7 @@ type config struct {
 	debugFUSE    bool
 	allowOther   bool
 	showVersion  bool
+	pprofAddr    string
 }
 
 // byteSize is a flag.Value accepting 4194304, 4MiB, 64KiB, 1GiB, 512M ...
@@ -118,6 +119,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&c.debugFUSE, "debug-fuse", false, "log every FUSE request")
 	fs.BoolVar(&c.allowOther, "allow-other", true, "let users other than the mounting one use the mount")
+	fs.StringVar(&c.pprofAddr, "pprof", "", "serve Go profiles (net/http/pprof) on this loopback HOST:PORT")
 	fs.BoolVar(&c.showVersion, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -150,6 +150,14 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 		<-bgDone
 	}()
 
+	if cfg.pprofAddr != "" {
+		stopPprof, err := servePprof(cfg.pprofAddr, logger)
+		if err != nil {
+			closeVFS(v, logger)
+			return err
+		}
+		defer stopPprof()
+	}
 	logger.Info("dfsd started", "version", version, "data", dataDir, "backend", spec.Redacted(),
 		"chunk_size", ff.ChunkSize, "mount", mountpoint)
 

@@ -347,11 +347,7 @@ func (v *VFS) put(data []byte) (store.ChunkID, error) {
 	if err := v.pending.add(ctx, id); err != nil {
 		return id, err
 	}
-	got, err := v.cs.Put(ctx, data)
-	if err == nil && got != id {
-		err = fmt.Errorf("chunk store named chunk %s %s", id, got)
-	}
-	if err != nil {
+	if err := v.cs.PutID(ctx, id, data); err != nil {
 		v.pending.release(id)
 		return id, err
 	}
