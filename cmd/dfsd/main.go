@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -42,6 +43,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cfg.showVersion {
 		fmt.Fprintf(stdout, "dfsd %s\n", version)
 		return 0
+	}
+	// A soft memory limit keeps the heap (write buffers, caches, badger's
+	// tables) near its budget instead of doubling before each GC; GOMEMLIMIT
+	// in the environment wins.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.memCache + cfg.maxDirty + 160<<20)
 	}
 	// The kernel applies the caller's umask before FUSE sees a mode; a
 	// second one here would strip bits the user asked for.

@@ -244,3 +244,18 @@ func (d *decoder) bytes() []byte {
 	}
 	return append([]byte(nil), d.take(int(n))...)
 }
+
+var opNames = [...]string{
+	OpInvalid: "invalid", OpCreate: "create", OpMkdir: "mkdir", OpSymlink: "symlink",
+	OpLink: "link", OpUnlink: "unlink", OpRmdir: "rmdir", OpRename: "rename",
+	OpSetAttr: "setattr", OpCommit: "commit", OpSetXattr: "setxattr",
+	OpRemoveXattr: "removexattr", OpReclaim: "reclaim", OpForgetChunks: "forgetchunks",
+}
+
+// String names the op, for logs.
+func (o Op) String() string {
+	if int(o) < len(opNames) {
+		return opNames[o]
+	}
+	return fmt.Sprintf("op(%d)", uint8(o))
+}

@@ -27,10 +27,11 @@ type errnoFailure syscall.Errno
 func (e errnoFailure) Error() string { return syscall.Errno(e).Error() }
 
 // defaultMaxTxnOps is how many slot, reference and xattr operations one
-// transaction does before a command is split. Each operation writes up to
-// four keys; badger's limit with 16 MiB memtables is about 2.4 MiB or
-// ~20,000 entries per transaction.
-const defaultMaxTxnOps = 2000
+// transaction does before a command is split. A slot operation writes up
+// to five keys (about 250 bytes); badger's limit with 8 MiB memtables is
+// about 1.2 MiB or 13,000 entries per transaction. (Should a transaction
+// still be too big, the command is split too, in smaller batches.)
+const defaultMaxTxnOps = 1000
 
 // maxConflictRetries bounds the retries of a transaction that hit
 // badger.ErrConflict (only possible if something else writes the same
@@ -224,22 +225,32 @@ func (f *FSM) view(fn func(txn *badger.Txn) error) error {
 // returns its result. An entry at or below AppliedIndex is skipped (empty
 // Result, no effect), so replaying a log after a restart is safe. Bytes
 // that do not decode give EINVAL (and still advance the applied index). A
-// storage failure gives EIO, is logged, and leaves the applied index where
-// it was, so the entry can be applied again.
+// storage failure (or a closed FSM) gives EIO, is logged, and leaves the
+// applied index where it was, so the entry can be applied again.
 //
 // Apply must not be called concurrently with itself (it serializes
 // anyway); it is deterministic: the same entries applied to the same
 // state give the same state and results on every replica.
 func (f *FSM) Apply(index uint64, data []byte) *Result {
+	res, err := f.apply(index, data)
+	if err != nil {
+		f.log.Error("meta: apply failed", "index", index, "err", err)
+		return &Result{Errno: syscall.EIO}
+	}
+	return res
+}
+
+// apply is Apply with the failure (ErrClosed, a lost state, a storage
+// error) as an error.
+func (f *FSM) apply(index uint64, data []byte) (*Result, error) {
 	f.applyMu.Lock()
 	defer f.applyMu.Unlock()
 	if err := f.acquire(); err != nil {
-		f.log.Error("meta: apply on an unusable state", "index", index, "err", err)
-		return &Result{Errno: syscall.EIO}
+		return nil, err
 	}
 	defer f.mu.RUnlock()
 	if index <= f.applied.Load() {
-		return &Result{}
+		return &Result{}, nil
 	}
 	cmd, err := Decode(data)
 	if err != nil {
@@ -248,11 +259,10 @@ func (f *FSM) Apply(index uint64, data []byte) *Result {
 	}
 	res, err := f.applyCmd(index, cmd)
 	if err != nil {
-		f.log.Error("meta: apply failed", "index", index, "op", cmd.Op, "err", err)
-		return &Result{Errno: syscall.EIO}
+		return nil, fmt.Errorf("meta: apply %v at %d: %w", cmd.Op, index, err)
 	}
 	f.applied.Store(index)
-	return res
+	return res, nil
 }
 
 // applyCmd applies cmd in one transaction, or split into several when it

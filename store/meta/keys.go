@@ -140,8 +140,8 @@ type inode struct {
 }
 
 const (
-	inodeVersion   = 1
-	inodeHeaderLen = 2 + 5*4 + 5*8
+	inodeVersion    = 1
+	inodeHeaderLen  = 2 + 5*4 + 5*8
 	inodeFlagInline = 1 << 0
 )
 

@@ -3,7 +3,6 @@ package meta
 import (
 	"context"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -23,8 +22,8 @@ func NewLocal(f *FSM) *Local { return &Local{f: f} }
 
 // Propose applies cmd and returns its Result. A cmd with Now 0 is given
 // the current time (cmd itself is not changed). The error is ctx's if it
-// is done before the command is applied, or ErrClosed; a storage failure
-// is Result.Errno EIO, the command then not applied.
+// is done before the command is applied, ErrClosed, or a storage failure
+// (the command then not applied).
 func (l *Local) Propose(ctx context.Context, cmd *Cmd) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -43,19 +42,7 @@ func (l *Local) Propose(ctx context.Context, cmd *Cmd) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := l.f.acquire(); err != nil {
-		return nil, err
-	}
-	l.f.mu.RUnlock()
-	res := l.f.Apply(l.f.AppliedIndex()+1, data)
-	if res.Errno == syscall.EIO {
-		// Apply could have been refused because f closed meanwhile.
-		if err := l.f.acquire(); err != nil {
-			return nil, err
-		}
-		l.f.mu.RUnlock()
-	}
-	return res, nil
+	return l.f.apply(l.f.AppliedIndex()+1, data)
 }
 
 // Sync makes every applied command durable.

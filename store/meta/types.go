@@ -134,7 +134,10 @@ type Cmd struct {
 	// hole); DropFrom, when HasDropFrom, removes every slot >= DropFrom
 	// first. SetInline makes the file inline with content Inline (all
 	// chunk slots are dropped); otherwise an inline file given Chunks
-	// stops being inline. Size and Mtime become the file's; ctime = Now.
+	// stops being inline. Size and Mtime become the file's (Mtime 0
+	// means Now); ctime = Now. Apply then drops the slots past Size and
+	// trims the last one, so Commit needs ChunkSize unless the file is
+	// (or stays) inline.
 	Chunks      []ChunkRef `json:"chunks,omitempty"`
 	DropFrom    uint64     `json:"dropfrom,omitempty"`
 	HasDropFrom bool       `json:"hasdropfrom,omitempty"`

@@ -145,11 +145,15 @@ func testNameErrors(t *testing.T, open Opener) {
 		{"create", func(p meta.Ino, n string) meta.Cmd {
 			return meta.Cmd{Op: meta.OpCreate, Parent: p, Name: n, Mode: sIFREG | 0o644}
 		}},
-		{"mkdir", func(p meta.Ino, n string) meta.Cmd { return meta.Cmd{Op: meta.OpMkdir, Parent: p, Name: n, Mode: 0o755} }},
+		{"mkdir", func(p meta.Ino, n string) meta.Cmd {
+			return meta.Cmd{Op: meta.OpMkdir, Parent: p, Name: n, Mode: 0o755}
+		}},
 		{"symlink", func(p meta.Ino, n string) meta.Cmd {
 			return meta.Cmd{Op: meta.OpSymlink, Parent: p, Name: n, Target: "t"}
 		}},
-		{"link", func(p meta.Ino, n string) meta.Cmd { return meta.Cmd{Op: meta.OpLink, Ino: file.Ino, Parent: p, Name: n} }},
+		{"link", func(p meta.Ino, n string) meta.Cmd {
+			return meta.Cmd{Op: meta.OpLink, Ino: file.Ino, Parent: p, Name: n}
+		}},
 		{"unlink", func(p meta.Ino, n string) meta.Cmd { return meta.Cmd{Op: meta.OpUnlink, Parent: p, Name: n} }},
 		{"rmdir", func(p meta.Ino, n string) meta.Cmd { return meta.Cmd{Op: meta.OpRmdir, Parent: p, Name: n} }},
 		{"rename-from", func(p meta.Ino, n string) meta.Cmd {
