@@ -1,11 +1,3 @@
-// Package storetest is the conformance suite every store.Backend must pass:
-//
-//	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) store.Backend { return newBackend(t) })
-//	}
-//
-// newBackend is called once per subtest and must return an empty backend;
-// the suite closes it at the end of the subtest.
 package storetest
 
 import (
@@ -434,7 +426,7 @@ func testConcurrent(t *testing.T, b store.Backend) {
 				v := (w*6 + i) % versions
 				data := version(v)
 				if err := b.Put(ctx, "c/key", bytes.NewReader(data), int64(len(data))); err != nil {
-					errs <- fmt.Errorf("Put version %d: %w", v, err)
+					errs <- fmt.Errorf("put version %d: %w", v, err)
 					return
 				}
 			}
@@ -445,22 +437,22 @@ func testConcurrent(t *testing.T, b store.Backend) {
 			for range 12 {
 				rc, err := b.Get(ctx, "c/key", 0, -1)
 				if err != nil {
-					errs <- fmt.Errorf("Get: %w", err)
+					errs <- fmt.Errorf("get: %w", err)
 					return
 				}
 				data, err := io.ReadAll(rc)
 				rc.Close()
 				if err != nil {
-					errs <- fmt.Errorf("Get: reading: %w", err)
+					errs <- fmt.Errorf("get: reading: %w", err)
 					return
 				}
 				if len(data) == 0 {
-					errs <- errors.New("Get returned no bytes")
+					errs <- errors.New("get returned no bytes")
 					return
 				}
 				v := int(data[0] - 'a')
 				if v < 0 || v >= versions || !bytes.Equal(data, version(v)) {
-					errs <- fmt.Errorf("Get returned %d bytes that are no version written", len(data))
+					errs <- fmt.Errorf("get returned %d bytes that are no version written", len(data))
 					return
 				}
 			}

@@ -1,18 +1,8 @@
-// Package metatest is the conformance suite of the metadata state machine
-// (store/meta). Run it against every way of opening an FSM:
-//
-//	func TestSuite(t *testing.T) {
-//		metatest.Run(t, func(t *testing.T) *meta.FSM { ... })
-//	}
-//
-// open must return a fresh, empty FSM and close it in t.Cleanup. The
-// restart test reopens the FSM from its Config (on-disk FSMs only).
 package metatest
 
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -233,15 +223,6 @@ func (h *harness) commit(t testing.TB, ino meta.Ino, size uint64, refs ...meta.C
 
 func ref(index uint64, id int, n uint32) meta.ChunkRef {
 	return meta.ChunkRef{Index: index, ID: chunkID(id), Len: n}
-}
-
-// wantErr checks that err is the errno want.
-func wantErr(t testing.TB, what string, err error, want syscall.Errno) {
-	t.Helper()
-	var got syscall.Errno
-	if !errors.As(err, &got) || got != want {
-		t.Fatalf("%s: got %v, want %v", what, err, want)
-	}
 }
 
 func wantIDs(t testing.TB, what string, got []store.ChunkID, want ...store.ChunkID) {
