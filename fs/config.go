@@ -34,6 +34,15 @@ type Config struct {
 	// FSName is the "source" shown by mount(8) and df(1). Default "dfs".
 	FSName string
 
+	// InterruptGrace is how long a request may go on after the kernel
+	// interrupted it (the calling process got a signal) before the vfs
+	// layer sees its context cancelled and it fails with EINTR; zero
+	// means the default, 2 s. Runtime signals (Go's SIGURG) interrupt
+	// requests all the time and must not fail them, while a Ctrl-C on a
+	// call stuck on an unreachable backend must still end it. Flush,
+	// Fsync and Release are never cancelled. See opctx.go.
+	InterruptGrace time.Duration
+
 	// Debug logs every FUSE request and reply at debug level.
 	Debug bool
 
@@ -52,6 +61,7 @@ func DefaultConfig() Config {
 		NegativeTimeout: time.Second,
 		MaxWrite:        1 << 20,
 		FSName:          "dfs",
+		InterruptGrace:  defaultInterruptGrace,
 	}
 }
 
@@ -65,11 +75,17 @@ func DefaultTestConfig() Config {
 	return c
 }
 
+// defaultInterruptGrace is Config.InterruptGrace's default.
+const defaultInterruptGrace = 2 * time.Second
+
 // withDefaults fills what a zero Config leaves unset: the name shown by
-// mount(8) and a logger that discards.
+// mount(8), the interrupt grace and a logger that discards.
 func (c Config) withDefaults() Config {
 	if c.FSName == "" {
 		c.FSName = "dfs"
+	}
+	if c.InterruptGrace == 0 {
+		c.InterruptGrace = defaultInterruptGrace
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -81,6 +97,9 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	if c.EntryTimeout < 0 || c.AttrTimeout < 0 || c.NegativeTimeout < 0 {
 		return errors.New("entry, attribute and negative timeouts must not be negative")
+	}
+	if c.InterruptGrace < 0 {
+		return errors.New("interrupt grace must not be negative")
 	}
 	if c.MaxWrite < 4<<10 || c.MaxWrite > 16<<20 || c.MaxWrite%(4<<10) != 0 {
 		return errors.New("max write must be a multiple of 4 KiB from 4 KiB to 16 MiB")

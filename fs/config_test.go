@@ -25,6 +25,7 @@ func TestConfigValidate(t *testing.T) {
 		"zero max write":         func(c *Config) { c.MaxWrite = 0 },
 		"odd max write":          func(c *Config) { c.MaxWrite = 5000 },
 		"huge max write":         func(c *Config) { c.MaxWrite = 32 << 20 },
+		"negative grace":         func(c *Config) { c.InterruptGrace = -time.Second },
 	} {
 		c := DefaultConfig()
 		mod(&c)

@@ -22,6 +22,8 @@ var _ = (gofs.NodeCreater)((*node)(nil))
 // the kernel. Without O_EXCL the vfs layer opens a file that appeared
 // meanwhile (created on another host) instead of failing.
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	a, h, err := n.fs.v.Create(ctx, caller(ctx), n.ino(), name, syscall.S_IFREG|mode&07777, flags)
 	if err != nil {
 		return nil, nil, 0, n.fs.toErrno(err)
@@ -43,6 +45,8 @@ var _ = (gofs.NodeMkdirer)((*node)(nil))
 // Mkdir makes a directory; mode is permission bits (and sticky), umask
 // applied.
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	a, err := n.fs.v.Mkdir(ctx, caller(ctx), n.ino(), name, mode&07777)
 	if err != nil {
 		return nil, n.fs.toErrno(err)
@@ -57,6 +61,8 @@ var _ = (gofs.NodeMknoder)((*node)(nil))
 // type bits; dev is the device number for devices), or a regular file for
 // mknod(2) with S_IFREG.
 func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	if mode&syscall.S_IFMT == 0 {
 		mode |= syscall.S_IFREG // mknod(2): zero type means a regular file
 	}
@@ -72,6 +78,8 @@ var _ = (gofs.NodeSymlinker)((*node)(nil))
 
 // Symlink makes name a symbolic link to target.
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	a, err := n.fs.v.Symlink(ctx, caller(ctx), n.ino(), name, target)
 	if err != nil {
 		return nil, n.fs.toErrno(err)
@@ -85,6 +93,8 @@ var _ = (gofs.NodeLinker)((*node)(nil))
 // Link makes name a hard link to target. The result has target's inode
 // number, so go-fuse gives back target's own Inode.
 func (n *node) Link(ctx context.Context, target gofs.InodeEmbedder, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	t, ok := target.(*node)
 	if !ok {
 		return nil, syscall.EXDEV
@@ -103,6 +113,8 @@ var _ = (gofs.NodeReadlinker)((*node)(nil))
 // and inode numbers are never reused, so the kernel may cache it for good
 // (the mount asks for symlink caching).
 func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	target, err := n.fs.v.Readlink(ctx, n.ino())
 	if err != nil {
 		return nil, n.fs.inodeErrno(err)
@@ -115,6 +127,8 @@ var _ = (gofs.NodeUnlinker)((*node)(nil))
 // Unlink removes a non-directory name. A file still open stays readable
 // and writable through its handles until the last release.
 func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	return n.fs.toErrno(n.fs.v.Unlink(ctx, n.ino(), name))
 }
 
@@ -122,6 +136,8 @@ var _ = (gofs.NodeRmdirer)((*node)(nil))
 
 // Rmdir removes an empty directory.
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	return n.fs.toErrno(n.fs.v.Rmdir(ctx, n.ino(), name))
 }
 
@@ -138,6 +154,8 @@ var _ = (gofs.NodeRenamer)((*node)(nil))
 // layers) and both together are EINVAL, as on Linux filesystems that do not
 // support them.
 func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	np, ok := newParent.(*node)
 	if !ok {
 		return syscall.EXDEV
@@ -161,6 +179,8 @@ var _ = (gofs.NodeOpendirer)((*node)(nil))
 // removed on another host while the kernel's entry was cached), so the
 // error comes at opendir(3) rather than as an empty listing.
 func (n *node) Opendir(ctx context.Context) syscall.Errno {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	a, err := n.fs.v.GetAttr(ctx, n.ino())
 	if err != nil {
 		return n.fs.inodeErrno(err)
@@ -181,6 +201,8 @@ var _ = (gofs.NodeReaddirer)((*node)(nil))
 // READDIRPLUS go-fuse looks each name up (except "." and "..") to return
 // its attributes in the same reply.
 func (n *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	ds := &dirStream{n: n}
 	if errno := ds.load(ctx); errno != 0 {
 		return nil, errno
@@ -234,6 +256,8 @@ func (d *dirStream) Next() (fuse.DirEntry, syscall.Errno) {
 // the directory again.
 func (d *dirStream) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 	if off == 0 {
+		ctx, done := d.n.fs.opCtx(ctx)
+		defer done()
 		return d.load(ctx)
 	}
 	if off > uint64(len(d.ents)) {

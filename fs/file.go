@@ -103,6 +103,8 @@ var _ = (gofs.NodeOpener)((*node)(nil))
 // inode is ESTALE, and the kernel retries the open after looking the name
 // up again: close-to-open holds for files replaced by rename too.
 func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	h, err := n.fs.v.Open(ctx, caller(ctx), n.ino(), flags)
 	if err != nil {
 		return nil, 0, n.fs.inodeErrno(err)
@@ -115,6 +117,8 @@ var _ = (gofs.NodeReader)((*node)(nil))
 // Read fills dest from off. The data is copied into dest by the vfs layer
 // (no splice: our bytes are in memory, not in a file descriptor).
 func (n *node) Read(ctx context.Context, f gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	h, errno := fileOf(f)
 	if errno != 0 {
 		return nil, errno
@@ -132,6 +136,8 @@ var _ = (gofs.NodeWriter)((*node)(nil))
 // belongs to go-fuse and is reused after Write returns: the vfs layer
 // copies what it keeps.
 func (n *node) Write(ctx context.Context, f gofs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	h, errno := fileOf(f)
 	if errno != 0 {
 		return 0, errno
@@ -147,13 +153,15 @@ var _ = (gofs.NodeFlusher)((*node)(nil))
 
 // Flush runs at every close(2) of a descriptor (and its dups) of a file
 // opened for writing: the vfs layer uploads and commits pending writes, and
-// the errors it returns are close(2)'s.
+// the errors it returns are close(2)'s. The request's cancellation is
+// ignored: a signal to the closing process must not leave its writes
+// uncommitted.
 func (n *node) Flush(ctx context.Context, f gofs.FileHandle) syscall.Errno {
 	h, errno := fileOf(f)
 	if errno != 0 {
 		return errno
 	}
-	return n.fs.toErrno(n.fs.v.Flush(ctx, h))
+	return n.fs.toErrno(n.fs.v.Flush(context.WithoutCancel(ctx), h))
 }
 
 var _ = (gofs.NodeFsyncer)((*node)(nil))
@@ -161,14 +169,14 @@ var _ = (gofs.NodeFsyncer)((*node)(nil))
 // Fsync is fsync(2) and fdatasync(2) on a file, and fsync(2) on a
 // directory (f is then go-fuse's directory stream). Directory operations
 // are committed before they return, so fsync of a directory has nothing
-// left to do.
+// left to do. Like Flush, it ignores the request's cancellation.
 func (n *node) Fsync(ctx context.Context, f gofs.FileHandle, flags uint32) syscall.Errno {
 	h, ok := f.(*handle)
 	if !ok {
 		return 0
 	}
 	const fdatasync = 1 // FUSE_FSYNC_FDATASYNC
-	return n.fs.toErrno(n.fs.v.Fsync(ctx, h.h, flags&fdatasync != 0))
+	return n.fs.toErrno(n.fs.v.Fsync(context.WithoutCancel(ctx), h.h, flags&fdatasync != 0))
 }
 
 var _ = (gofs.NodeReleaser)((*node)(nil))
@@ -191,6 +199,8 @@ var _ = (gofs.NodeAllocater)((*node)(nil))
 // FALLOC_FL_PUNCH_HOLE and FALLOC_FL_ZERO_RANGE as the vfs layer defines
 // them (others are the vfs layer's EOPNOTSUPP).
 func (n *node) Allocate(ctx context.Context, f gofs.FileHandle, off uint64, size uint64, mode uint32) syscall.Errno {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	h, errno := fileOf(f)
 	if errno != 0 {
 		return errno
@@ -203,6 +213,8 @@ var _ = (gofs.NodeLseeker)((*node)(nil))
 // Lseek answers SEEK_DATA and SEEK_HOLE (the kernel handles the other
 // whence values itself).
 func (n *node) Lseek(ctx context.Context, f gofs.FileHandle, off uint64, whence uint32) (uint64, syscall.Errno) {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	h, errno := fileOf(f)
 	if errno != 0 {
 		return 0, errno

@@ -62,10 +62,18 @@ func newMemFS() *memFS {
 	return m
 }
 
-func (m *memFS) enter(op string) error {
+// enter locks m and records op. Like the vfs layer, it fails with EINTR
+// when ctx is cancelled.
+func (m *memFS) enter(ctx context.Context, op string) error {
 	m.mu.Lock()
 	m.calls = append(m.calls, op)
-	return m.fail[op]
+	if err := m.fail[op]; err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return syscall.EINTR
+	}
+	return nil
 }
 
 func (m *memFS) failOn(op string, err error) {
@@ -157,7 +165,7 @@ func (m *memFS) drop(n *memNode) {
 
 func (m *memFS) Lookup(ctx context.Context, parent meta.Ino, name string) (meta.Attr, error) {
 	defer m.mu.Unlock()
-	if err := m.enter("Lookup"); err != nil {
+	if err := m.enter(ctx, "Lookup"); err != nil {
 		return meta.Attr{}, err
 	}
 	d, err := m.dir(parent)
@@ -173,7 +181,7 @@ func (m *memFS) Lookup(ctx context.Context, parent meta.Ino, name string) (meta.
 
 func (m *memFS) GetAttr(ctx context.Context, ino meta.Ino) (meta.Attr, error) {
 	defer m.mu.Unlock()
-	if err := m.enter("GetAttr"); err != nil {
+	if err := m.enter(ctx, "GetAttr"); err != nil {
 		return meta.Attr{}, err
 	}
 	n, ok := m.nodes[ino]
@@ -185,7 +193,7 @@ func (m *memFS) GetAttr(ctx context.Context, ino meta.Ino) (meta.Attr, error) {
 
 func (m *memFS) SetAttr(ctx context.Context, c vfs.Caller, ino meta.Ino, in vfs.SetAttrIn) (meta.Attr, error) {
 	defer m.mu.Unlock()
-	if err := m.enter("SetAttr"); err != nil {
+	if err := m.enter(ctx, "SetAttr"); err != nil {
 		return meta.Attr{}, err
 	}
 	m.lastSetAttr, m.lastCaller = in, c
@@ -240,7 +248,7 @@ func (m *memFS) openLocked(n *memNode, flags uint32) *vfs.Handle {
 
 func (m *memFS) Create(ctx context.Context, c vfs.Caller, parent meta.Ino, name string, mode uint32, flags uint32) (meta.Attr, *vfs.Handle, error) {
 	defer m.mu.Unlock()
-	if err := m.enter("Create"); err != nil {
+	if err := m.enter(ctx, "Create"); err != nil {
 		return meta.Attr{}, nil, err
 	}
 	m.lastCaller, m.lastFlags, m.lastMode = c, flags, mode
@@ -269,7 +277,7 @@ func (m *memFS) Create(ctx context.Context, c vfs.Caller, parent meta.Ino, name 
 
 func (m *memFS) Mknod(ctx context.Context, c vfs.Caller, parent meta.Ino, name string, mode, rdev uint32) (meta.Attr, error) {
 	defer m.mu.Unlock()
-	if err := m.enter("Mknod"); err != nil {
+	if err := m.enter(ctx, "Mknod"); err != nil {
 		return meta.Attr{}, err
 	}
 	m.lastCaller, m.lastMode = c, mode
@@ -288,7 +296,7 @@ func (m *memFS) Mknod(ctx context.Context, c vfs.Caller, parent meta.Ino, name s
 
 func (m *memFS) Mkdir(ctx context.Context, c vfs.Caller, parent meta.Ino, name string, mode uint32) (meta.Attr, error) {
 	defer m.mu.Unlock()
-	if err := m.enter("Mkdir"); err != nil {
+	if err := m.enter(ctx, "Mkdir"); err != nil {
 		return meta.Attr{}, err
 	}
 	m.lastCaller, m.lastMode = c, mode
@@ -301,7 +309,7 @@ func (m *memFS) Mkdir(ctx context.Context, c vfs.Caller, parent meta.Ino, name s
 
 func (m *memFS) Symlink(ctx context.Context, c vfs.Caller, parent meta.Ino, name, target string) (meta.Attr, error) {
 	defer m.mu.Unlock()
-	if err := m.enter("Symlink"); err != nil {
+	if err := m.enter(ctx, "Symlink"); err != nil {
 		return meta.Attr{}, err
 	}
 	n, err := m.add(c, parent, name, syscall.S_IFLNK|0o777)
@@ -315,7 +323,7 @@ func (m *memFS) Symlink(ctx context.Context, c vfs.Caller, parent meta.Ino, name
 
 func (m *memFS) Link(ctx context.Context, ino, newParent meta.Ino, newName string) (meta.Attr, error) {
 	defer m.mu.Unlock()
-	if err := m.enter("Link"); err != nil {
+	if err := m.enter(ctx, "Link"); err != nil {
 		return meta.Attr{}, err
 	}
 	n, ok := m.nodes[ino]
@@ -341,7 +349,7 @@ func (m *memFS) Link(ctx context.Context, ino, newParent meta.Ino, newName strin
 
 func (m *memFS) Readlink(ctx context.Context, ino meta.Ino) (string, error) {
 	defer m.mu.Unlock()
-	if err := m.enter("Readlink"); err != nil {
+	if err := m.enter(ctx, "Readlink"); err != nil {
 		return "", err
 	}
 	n, ok := m.nodes[ino]
@@ -356,7 +364,7 @@ func (m *memFS) Readlink(ctx context.Context, ino meta.Ino) (string, error) {
 
 func (m *memFS) Unlink(ctx context.Context, parent meta.Ino, name string) error {
 	defer m.mu.Unlock()
-	if err := m.enter("Unlink"); err != nil {
+	if err := m.enter(ctx, "Unlink"); err != nil {
 		return err
 	}
 	d, err := m.dir(parent)
@@ -379,7 +387,7 @@ func (m *memFS) Unlink(ctx context.Context, parent meta.Ino, name string) error 
 
 func (m *memFS) Rmdir(ctx context.Context, parent meta.Ino, name string) error {
 	defer m.mu.Unlock()
-	if err := m.enter("Rmdir"); err != nil {
+	if err := m.enter(ctx, "Rmdir"); err != nil {
 		return err
 	}
 	d, err := m.dir(parent)
@@ -406,7 +414,7 @@ func (m *memFS) Rmdir(ctx context.Context, parent meta.Ino, name string) error {
 
 func (m *memFS) Rename(ctx context.Context, parent meta.Ino, name string, newParent meta.Ino, newName string, flags uint32) error {
 	defer m.mu.Unlock()
-	if err := m.enter("Rename"); err != nil {
+	if err := m.enter(ctx, "Rename"); err != nil {
 		return err
 	}
 	m.lastFlags = flags
@@ -479,7 +487,7 @@ func (m *memFS) Rename(ctx context.Context, parent meta.Ino, name string, newPar
 
 func (m *memFS) ReadDir(ctx context.Context, ino meta.Ino) ([]meta.DirEntry, error) {
 	defer m.mu.Unlock()
-	if err := m.enter("ReadDir"); err != nil {
+	if err := m.enter(ctx, "ReadDir"); err != nil {
 		return nil, err
 	}
 	d, err := m.dir(ino)
@@ -496,7 +504,7 @@ func (m *memFS) ReadDir(ctx context.Context, ino meta.Ino) ([]meta.DirEntry, err
 
 func (m *memFS) Open(ctx context.Context, c vfs.Caller, ino meta.Ino, flags uint32) (*vfs.Handle, error) {
 	defer m.mu.Unlock()
-	if err := m.enter("Open"); err != nil {
+	if err := m.enter(ctx, "Open"); err != nil {
 		return nil, err
 	}
 	m.lastCaller, m.lastFlags = c, flags
@@ -520,7 +528,7 @@ func (m *memFS) handle(h *vfs.Handle) (*memHandle, *memNode, error) {
 
 func (m *memFS) Read(ctx context.Context, h *vfs.Handle, dest []byte, off int64) (int, error) {
 	defer m.mu.Unlock()
-	if err := m.enter("Read"); err != nil {
+	if err := m.enter(ctx, "Read"); err != nil {
 		return 0, err
 	}
 	_, n, err := m.handle(h)
@@ -535,7 +543,7 @@ func (m *memFS) Read(ctx context.Context, h *vfs.Handle, dest []byte, off int64)
 
 func (m *memFS) Write(ctx context.Context, h *vfs.Handle, data []byte, off int64) (int, error) {
 	defer m.mu.Unlock()
-	if err := m.enter("Write"); err != nil {
+	if err := m.enter(ctx, "Write"); err != nil {
 		return 0, err
 	}
 	mh, n, err := m.handle(h)
@@ -556,7 +564,7 @@ func (m *memFS) Write(ctx context.Context, h *vfs.Handle, data []byte, off int64
 
 func (m *memFS) Flush(ctx context.Context, h *vfs.Handle) error {
 	defer m.mu.Unlock()
-	if err := m.enter("Flush"); err != nil {
+	if err := m.enter(ctx, "Flush"); err != nil {
 		return err
 	}
 	_, _, err := m.handle(h)
@@ -565,7 +573,7 @@ func (m *memFS) Flush(ctx context.Context, h *vfs.Handle) error {
 
 func (m *memFS) Fsync(ctx context.Context, h *vfs.Handle, dataOnly bool) error {
 	defer m.mu.Unlock()
-	if err := m.enter("Fsync"); err != nil {
+	if err := m.enter(ctx, "Fsync"); err != nil {
 		return err
 	}
 	_, _, err := m.handle(h)
@@ -574,7 +582,7 @@ func (m *memFS) Fsync(ctx context.Context, h *vfs.Handle, dataOnly bool) error {
 
 func (m *memFS) Release(ctx context.Context, h *vfs.Handle) error {
 	defer m.mu.Unlock()
-	if err := m.enter("Release"); err != nil {
+	if err := m.enter(ctx, "Release"); err != nil {
 		return err
 	}
 	mh, n, err := m.handle(h)
@@ -591,7 +599,7 @@ func (m *memFS) Release(ctx context.Context, h *vfs.Handle) error {
 
 func (m *memFS) Fallocate(ctx context.Context, h *vfs.Handle, off, length uint64, mode uint32) error {
 	defer m.mu.Unlock()
-	if err := m.enter("Fallocate"); err != nil {
+	if err := m.enter(ctx, "Fallocate"); err != nil {
 		return err
 	}
 	m.lastFlags = mode
@@ -620,7 +628,7 @@ func (m *memFS) Fallocate(ctx context.Context, h *vfs.Handle, off, length uint64
 
 func (m *memFS) Lseek(ctx context.Context, h *vfs.Handle, off int64, whence int) (int64, error) {
 	defer m.mu.Unlock()
-	if err := m.enter("Lseek"); err != nil {
+	if err := m.enter(ctx, "Lseek"); err != nil {
 		return 0, err
 	}
 	_, n, err := m.handle(h)
@@ -645,7 +653,7 @@ func (m *memFS) Lseek(ctx context.Context, h *vfs.Handle, off int64, whence int)
 
 func (m *memFS) GetXattr(ctx context.Context, ino meta.Ino, name string) ([]byte, error) {
 	defer m.mu.Unlock()
-	if err := m.enter("GetXattr"); err != nil {
+	if err := m.enter(ctx, "GetXattr"); err != nil {
 		return nil, err
 	}
 	n, ok := m.nodes[ino]
@@ -661,7 +669,7 @@ func (m *memFS) GetXattr(ctx context.Context, ino meta.Ino, name string) ([]byte
 
 func (m *memFS) ListXattr(ctx context.Context, ino meta.Ino) ([]string, error) {
 	defer m.mu.Unlock()
-	if err := m.enter("ListXattr"); err != nil {
+	if err := m.enter(ctx, "ListXattr"); err != nil {
 		return nil, err
 	}
 	n, ok := m.nodes[ino]
@@ -678,7 +686,7 @@ func (m *memFS) ListXattr(ctx context.Context, ino meta.Ino) ([]string, error) {
 
 func (m *memFS) SetXattr(ctx context.Context, ino meta.Ino, name string, value []byte, flags uint32) error {
 	defer m.mu.Unlock()
-	if err := m.enter("SetXattr"); err != nil {
+	if err := m.enter(ctx, "SetXattr"); err != nil {
 		return err
 	}
 	m.lastFlags = flags
@@ -706,7 +714,7 @@ func (m *memFS) SetXattr(ctx context.Context, ino meta.Ino, name string, value [
 
 func (m *memFS) RemoveXattr(ctx context.Context, ino meta.Ino, name string) error {
 	defer m.mu.Unlock()
-	if err := m.enter("RemoveXattr"); err != nil {
+	if err := m.enter(ctx, "RemoveXattr"); err != nil {
 		return err
 	}
 	n, ok := m.nodes[ino]
@@ -723,7 +731,7 @@ func (m *memFS) RemoveXattr(ctx context.Context, ino meta.Ino, name string) erro
 
 func (m *memFS) StatFS(ctx context.Context) (vfs.StatFS, error) {
 	defer m.mu.Unlock()
-	if err := m.enter("StatFS"); err != nil {
+	if err := m.enter(ctx, "StatFS"); err != nil {
 		return vfs.StatFS{}, err
 	}
 	return vfs.StatFS{BlockSize: 4096, Blocks: 1 << 20, BlocksFree: 1 << 19, BlocksAvail: 1 << 19,

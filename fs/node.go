@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"math"
+	"sync"
 	"syscall"
 	"time"
 
@@ -17,18 +18,25 @@ import (
 // use: go-fuse calls nodes from many goroutines at once.
 type fsys struct {
 	v     vfs.FileSystem
+	kt    vfs.KernelTracker // v's, if it has the ability; else nil
 	cfg   Config
 	errs  *errLog
 	cache *pageCache
+
+	mu    sync.Mutex
+	nodes map[meta.Ino]*node // the node of every inode the kernel may hold
 }
 
 func newFsys(v vfs.FileSystem, cfg Config) *fsys {
 	cfg = cfg.withDefaults()
+	kt, _ := v.(vfs.KernelTracker)
 	return &fsys{
 		v:     v,
+		kt:    kt,
 		cfg:   cfg,
 		errs:  &errLog{log: cfg.Logger, now: time.Now},
 		cache: newPageCache(),
+		nodes: make(map[meta.Ino]*node),
 	}
 }
 
@@ -52,10 +60,33 @@ func stable(a *meta.Attr) gofs.StableAttr {
 	return gofs.StableAttr{Ino: uint64(a.Ino), Mode: a.Mode & syscall.S_IFMT, Gen: 1}
 }
 
-// child returns the go-fuse Inode for a, reusing the one already known for
-// the same inode number (a hard link, or a racing lookup).
+// child returns the go-fuse Inode to give the kernel for a: every method
+// that answers with an inode (LOOKUP, CREATE, MKDIR ..., and the
+// lookups of READDIRPLUS) gets it here, and no Inode is made anywhere
+// else (but the root's, which is never reclaimed).
+//
+// One inode number has one node for as long as the kernel may hold it
+// (fs.nodes, from here to its OnForget): a hard link, a racing lookup, a
+// lookup of a name the kernel had forgotten all get the node already
+// known. go-fuse would otherwise register only the first of two nodes for
+// one number and drop the other without an OnForget, and the vfs layer,
+// told of each new node (KernelTracker.Remember, before the kernel can
+// see it) and of each forgotten one, would count a reference that never
+// ends.
 func (n *node) child(ctx context.Context, a *meta.Attr) *gofs.Inode {
-	return n.NewInode(ctx, &node{fs: n.fs}, stable(a))
+	fs := n.fs
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	c := fs.nodes[a.Ino]
+	if c == nil {
+		c = &node{fs: fs}
+		n.NewInode(ctx, c, stable(a))
+		fs.nodes[a.Ino] = c
+		if fs.kt != nil {
+			fs.kt.Remember(a.Ino)
+		}
+	}
+	return c.EmbeddedInode()
 }
 
 // caller is the identity of the process behind a request.
@@ -119,6 +150,8 @@ var _ = (gofs.NodeLookuper)((*node)(nil))
 // Lookup finds name in this directory. A missing name is ENOENT, which
 // go-fuse turns into a negative entry cached for NegativeTimeout.
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	a, err := n.fs.v.Lookup(ctx, n.ino(), name)
 	if err != nil {
 		return nil, n.fs.toErrno(err)
@@ -134,6 +167,8 @@ var _ = (gofs.NodeGetattrer)((*node)(nil))
 // open file keeps answering (with nlink 0) until its last release. An
 // inode removed on another host is ESTALE (see inodeErrno).
 func (n *node) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	a, err := n.fs.v.GetAttr(ctx, n.ino())
 	if err != nil {
 		return n.fs.inodeErrno(err)
@@ -150,6 +185,8 @@ var _ = (gofs.NodeSetattrer)((*node)(nil))
 // FATTR_[AM]TIME_NOW; "now" is this host's clock, as for every time the
 // metadata layer sets.
 func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	set := setAttrIn(in, time.Now)
 	if h, ok := f.(*handle); ok {
 		set.Handle = h.h
@@ -227,6 +264,8 @@ var _ = (gofs.NodeStatfser)((*node)(nil))
 
 // Statfs answers statfs(2) with the capacity the vfs layer reports.
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	s, err := n.fs.v.StatFS(ctx)
 	if err != nil {
 		return n.fs.toErrno(err)
@@ -245,7 +284,38 @@ func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 var _ = (gofs.NodeOnForgetter)((*node)(nil))
 
 // OnForget runs when the kernel has dropped the inode, and with it the
-// inode's page cache: what we remember about that cache goes too.
+// inode's page cache: what we remember about that cache goes too, and the
+// vfs layer is told (KernelTracker.Forget), so an unlinked inode nothing
+// else holds is reclaimed.
+//
+// A lookup may have handed this node out again while go-fuse was
+// forgetting it (see child); go-fuse then registers it again ("revival",
+// see gofs.NodeOnForgetter) and will call OnForget once more when the
+// kernel drops it next. A revived node has a name in go-fuse's tree again,
+// which a forgotten one has not (only names since taken by other nodes
+// may still point back to it), so it stays. A revival whose registration
+// has not happened yet when this runs cannot be told apart; go-fuse gives
+// no hook for it, and the window is a LOOKUP finding an inode while the
+// kernel evicts that very inode.
 func (n *node) OnForget() {
-	n.fs.cache.forget(n.ino())
+	ino := n.ino()
+	n.fs.cache.forget(ino)
+	fs := n.fs
+	fs.mu.Lock()
+	gone := fs.nodes[ino] == n && !revived(&n.Inode)
+	if gone {
+		delete(fs.nodes, ino)
+	}
+	fs.mu.Unlock()
+	if gone && fs.kt != nil {
+		// Never cancelled: the reclaim it may start must finish.
+		fs.kt.Forget(context.Background(), ino)
+	}
+}
+
+// revived reports whether the go-fuse Inode i, just forgotten, is back in
+// the tree: whether its newest parent still lists it under that name.
+func revived(i *gofs.Inode) bool {
+	name, p := i.Parent()
+	return p != nil && p.GetChild(name) == i
 }

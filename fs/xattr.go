@@ -30,6 +30,8 @@ func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 	if isACL(attr) {
 		return 0, syscall.ENODATA
 	}
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	v, err := n.fs.v.GetXattr(ctx, n.ino(), attr)
 	if err != nil {
 		return 0, n.fs.inodeErrno(err)
@@ -44,6 +46,8 @@ var _ = (gofs.NodeListxattrer)((*node)(nil))
 
 // Listxattr copies the attribute names into dest, each followed by a NUL.
 func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	names, err := n.fs.v.ListXattr(ctx, n.ino())
 	if err != nil {
 		return 0, n.fs.inodeErrno(err)
@@ -72,6 +76,8 @@ func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uin
 	if isACL(attr) {
 		return syscall.EOPNOTSUPP
 	}
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	return n.fs.inodeErrno(n.fs.v.SetXattr(ctx, n.ino(), attr, data, flags))
 }
 
@@ -82,6 +88,8 @@ func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
 	if isACL(attr) {
 		return syscall.ENODATA
 	}
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
 	return n.fs.inodeErrno(n.fs.v.RemoveXattr(ctx, n.ino(), attr))
 }
 

@@ -104,3 +104,21 @@ type FileSystem interface {
 }
 
 var _ FileSystem = (*VFS)(nil)
+
+// KernelTracker is the optional ability of a FileSystem to be told which
+// inodes the kernel holds, found by type assertion (as io/fs does). An
+// unlinked inode the kernel still holds may still be opened or stat'ed
+// through it (a lookup that found it before the unlink, an open racing
+// the rename that replaced it), so it is reclaimed only after the kernel
+// forgets it as well as after its last Release. *VFS implements it.
+//
+// The node layer calls Remember once for each kernel inode (go-fuse Inode)
+// it makes for ino, before handing it to the kernel, and Forget once when
+// the kernel has dropped that inode. Both are safe for concurrent use and
+// do not block on I/O, except that the Forget that leaves an orphan
+// unreferenced reclaims it (one metadata command; cancellation of ctx is
+// ignored).
+type KernelTracker interface {
+	Remember(ino meta.Ino)
+	Forget(ctx context.Context, ino meta.Ino)
+}

@@ -9,10 +9,16 @@
 // Namespace operations become one meta.Cmd each, stamped with the local
 // clock and the caller's uid and gid; the Result's errno is the answer.
 // Queries go to the local replica. An inode whose last link goes (Unlink,
-// Rename over it) is reclaimed at once (OpReclaim) unless it is open on
-// this host, in which case the last Release reclaims it: an unlinked open
-// file stays readable and writable. ReclaimOrphans, called at the start of
-// a single node, reclaims the orphans a crash left.
+// Rename over it) is an orphan, reclaimed (OpReclaim) once nothing on this
+// host references it: no Handle is open, and the kernel holds no inode for
+// it (KernelTracker: the node layer reports the inodes the kernel gets and
+// forgets). The unlink, the last Release or the kernel's Forget, whichever
+// comes last, reclaims it; each decides under VFS.mu, so an orphan is
+// reclaimed exactly once, and Open refuses an inode being reclaimed
+// (ENOENT). An unlinked open file stays readable and writable, and an
+// unlinked inode the kernel still holds can still be opened through it.
+// ReclaimOrphans, called at the start of a single node, reclaims the
+// orphans a crash left. See orphan.go.
 //
 // # Files
 //
@@ -86,7 +92,7 @@
 // All methods are safe for concurrent use. Locks, outermost first:
 //
 //	file.mu        one per open inode: its state, slots and size
-//	VFS.mu         the table of open files, file.refs, file.orphan
+//	VFS.mu         the table of open files, file.refs, kernel references, orphans
 //	leaf locks     dirtyMem.mu, pendingChunks.mu, spillFile.mu, recentChunks.mu
 //
 // No one takes a file.mu while holding VFS.mu or a leaf lock, and no one

@@ -50,9 +50,7 @@ type slot struct {
 type file struct {
 	ino meta.Ino
 
-	// Guarded by VFS.mu.
-	refs   int
-	orphan bool // nlink fell to 0: the last release reclaims it
+	refs int // guarded by VFS.mu
 
 	mu sync.Mutex
 	// Guarded by mu.
@@ -80,10 +78,14 @@ func (f *file) publishLocked() {
 	f.pubLoaded.Store(f.loaded)
 }
 
-// getFile returns ino's open state with one more reference.
-func (v *VFS) getFile(ino meta.Ino) *file {
+// getFile returns ino's open state with one more reference, or ENOENT
+// for an inode being reclaimed.
+func (v *VFS) getFile(ino meta.Ino) (*file, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if _, ok := v.reclaiming[ino]; ok {
+		return nil, syscall.ENOENT
+	}
 	f := v.files[ino]
 	if f == nil {
 		f = &file{
@@ -94,7 +96,7 @@ func (v *VFS) getFile(ino meta.Ino) *file {
 		v.files[ino] = f
 	}
 	f.refs++
-	return f
+	return f, nil
 }
 
 // openFile returns ino's open state if it has one.
@@ -298,10 +300,13 @@ func (v *VFS) openIno(ctx context.Context, ino meta.Ino, flags uint32, known *me
 		return nil, syscall.EINVAL
 	}
 	h.append = flags&syscall.O_APPEND != 0
-	f := v.getFile(ino)
+	f, err := v.getFile(ino)
+	if err != nil {
+		return nil, err
+	}
 	h.f = f
 	f.mu.Lock()
-	err := v.refreshLocked(ctx, f, known)
+	err = v.refreshLocked(ctx, f, known)
 	if err == nil && flags&syscall.O_TRUNC != 0 && h.write && (f.size != 0 || f.dirty) {
 		_, err = v.setAttrLocked(ctx, f, &meta.Cmd{Op: meta.OpSetAttr, Ino: ino, Valid: meta.SetSize})
 	}
@@ -332,11 +337,15 @@ func (v *VFS) Release(ctx context.Context, h *Handle) error {
 	return nil
 }
 
-// putFile drops one reference on f.
+// putFile drops one reference on f. The last one flushes what is left
+// (unless the inode is an orphan: nobody can read it any more), drops
+// what still cannot be committed, and reclaims an orphan that the kernel
+// no longer references either.
 func (v *VFS) putFile(ctx context.Context, f *file, flush bool) {
 	ctx = context.WithoutCancel(ctx)
 	v.mu.Lock()
-	last, orphan := f.refs == 1, f.orphan
+	_, orphan := v.orphans[f.ino]
+	last := f.refs == 1
 	v.mu.Unlock()
 	if last && !orphan && flush {
 		// Whatever handle made them, writes not committed yet (a
@@ -352,9 +361,11 @@ func (v *VFS) putFile(ctx context.Context, f *file, flush bool) {
 	}
 	v.mu.Lock()
 	f.refs--
-	last, orphan = f.refs == 0, f.orphan
+	last = f.refs == 0
+	take := false
 	if last {
 		delete(v.files, f.ino)
+		take = v.takeOrphanLocked(f.ino)
 	}
 	v.mu.Unlock()
 	if !last {
@@ -363,7 +374,7 @@ func (v *VFS) putFile(ctx context.Context, f *file, flush bool) {
 	f.mu.Lock()
 	v.discardLocked(f)
 	f.mu.Unlock()
-	if orphan {
-		v.reclaim(ctx, f.ino)
+	if take {
+		v.reclaimLogged(ctx, f.ino)
 	}
 }

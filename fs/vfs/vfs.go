@@ -38,9 +38,12 @@ type VFS struct {
 	bgCancel context.CancelFunc
 	tasks    tasks // uploads and read-aheads
 
-	mu     sync.Mutex // leaf lock: files, file.refs, file.orphan, closed
-	files  map[meta.Ino]*file
-	closed bool
+	mu         sync.Mutex // leaf lock: files, file.refs, kernel, orphans, reclaiming, closed
+	files      map[meta.Ino]*file
+	kernel     map[meta.Ino]int      // kernel references (KernelTracker)
+	orphans    map[meta.Ino]struct{} // unlinked, waiting for their last handle or kernel reference
+	reclaiming map[meta.Ino]struct{} // OpReclaim decided or in flight: opens fail
+	closed     bool
 
 	logged sync.Map // keys of errors logged once
 }
@@ -77,22 +80,25 @@ func New(cfg Config, r meta.Reader, p meta.Proposer, cs *store.ChunkStore) (*VFS
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	v := &VFS{
-		cfg:      cfg,
-		csize:    cfg.ChunkSize,
-		log:      log,
-		r:        r,
-		p:        p,
-		cs:       cs,
-		mem:      newDirtyMem(cfg.MaxDirtyBytes),
-		spill:    newSpillFile(cfg.SpillDir, cfg.ChunkSize),
-		pending:  newPendingChunks(),
-		recent:   newRecentChunks(int64(cfg.ReadAheadChunks+2) * cfg.ChunkSize),
-		upSem:    make(chan struct{}, cfg.UploadConcurrency),
-		readback: make(chan struct{}, 1),
-		raSem:    make(chan struct{}, max(cfg.ReadAheadChunks, 1)),
-		bg:       bg,
-		bgCancel: cancel,
-		files:    make(map[meta.Ino]*file),
+		cfg:        cfg,
+		csize:      cfg.ChunkSize,
+		log:        log,
+		r:          r,
+		p:          p,
+		cs:         cs,
+		mem:        newDirtyMem(cfg.MaxDirtyBytes),
+		spill:      newSpillFile(cfg.SpillDir, cfg.ChunkSize),
+		pending:    newPendingChunks(),
+		recent:     newRecentChunks(int64(cfg.ReadAheadChunks+2) * cfg.ChunkSize),
+		upSem:      make(chan struct{}, cfg.UploadConcurrency),
+		readback:   make(chan struct{}, 1),
+		raSem:      make(chan struct{}, max(cfg.ReadAheadChunks, 1)),
+		bg:         bg,
+		bgCancel:   cancel,
+		files:      make(map[meta.Ino]*file),
+		kernel:     make(map[meta.Ino]int),
+		orphans:    make(map[meta.Ino]struct{}),
+		reclaiming: make(map[meta.Ino]struct{}),
 	}
 	return v, nil
 }
@@ -167,50 +173,4 @@ func (v *VFS) propose(ctx context.Context, cmd *meta.Cmd) (*meta.Result, error) 
 		return res, res.Errno
 	}
 	return res, nil
-}
-
-// handleOrphans reclaims inodes whose last link went away, or marks those
-// open here to be reclaimed by their last Release.
-func (v *VFS) handleOrphans(ctx context.Context, orphans []meta.Ino) {
-	for _, ino := range orphans {
-		v.mu.Lock()
-		f := v.files[ino]
-		if f != nil {
-			f.orphan = true
-		}
-		v.mu.Unlock()
-		if f == nil {
-			v.reclaim(ctx, ino)
-		}
-	}
-}
-
-// reclaim deletes orphan inode ino. Failures are logged: the orphan stays
-// listed and ReclaimOrphans retries at the next start.
-func (v *VFS) reclaim(ctx context.Context, ino meta.Ino) {
-	_, err := v.propose(context.WithoutCancel(ctx), &meta.Cmd{Op: meta.OpReclaim, Ino: ino})
-	if err != nil && !errors.Is(err, syscall.ENOENT) {
-		v.log.Warn("vfs: reclaim orphan", slog.Uint64("ino", uint64(ino)), slog.Any("err", err))
-	}
-}
-
-// ReclaimOrphans reclaims every orphan inode (nlink 0) not open here. A
-// single node calls it at start, when no handle can be open anywhere.
-func (v *VFS) ReclaimOrphans(ctx context.Context) error {
-	inos, err := v.r.Orphans(ctx)
-	if err != nil {
-		return v.errno("list orphans", err)
-	}
-	for _, ino := range inos {
-		v.mu.Lock()
-		open := v.files[ino] != nil
-		v.mu.Unlock()
-		if open {
-			continue
-		}
-		if _, err := v.propose(ctx, &meta.Cmd{Op: meta.OpReclaim, Ino: ino}); err != nil && err != syscall.ENOENT {
-			return err
-		}
-	}
-	return nil
 }
