@@ -78,9 +78,9 @@ func (v *VFS) flushLocked(ctx context.Context, f *file) error {
 		v.reapLocked(s)
 		switch {
 		case s.state == slotDirty && s.n > 0:
-			v.startUploadLocked(s, false)
+			v.startUploadLocked(f, s, false)
 		case s.state == slotSpilled:
-			if err := v.uploadSpilledLocked(ctx, s); err != nil {
+			if err := v.uploadSpilledLocked(ctx, f, s); err != nil {
 				return err
 			}
 		}
@@ -116,7 +116,7 @@ func (v *VFS) flushLocked(ctx context.Context, f *file) error {
 // memory bound if possible; else one spilled slot at a time (all files
 // together) may go over it, so a flush never waits on memory that only a
 // writer blocked on this file's lock could free.
-func (v *VFS) uploadSpilledLocked(ctx context.Context, s *slot) error {
+func (v *VFS) uploadSpilledLocked(ctx context.Context, f *file, s *slot) error {
 	buf := v.newBuf(v.bufCap(s.idx, s.n))[:s.n]
 	c := int64(cap(buf))
 	token := false
@@ -139,7 +139,7 @@ func (v *VFS) uploadSpilledLocked(ctx context.Context, s *slot) error {
 	}
 	v.spill.release(s.spillOff)
 	s.state, s.buf = slotDirty, buf
-	v.startUploadLocked(s, token)
+	v.startUploadLocked(f, s, token)
 	return nil
 }
 

@@ -196,7 +196,7 @@ func (v *VFS) writeSlotLocked(ctx context.Context, f *file, idx uint64, so int, 
 			s.fill = max(s.fill, end)
 		}
 		if prev < int(v.csize) && s.fill == int(v.csize) {
-			v.startUploadLocked(s, false)
+			v.startUploadLocked(f, s, false)
 		}
 		return nil
 	}
@@ -313,8 +313,12 @@ func (v *VFS) numSlots(size int64) uint64 {
 }
 
 // startUploadLocked hands s's buffer to a background upload. token says
-// the upload holds the readback token, given back when it ends.
-func (v *VFS) startUploadLocked(s *slot, token bool) {
+// the upload holds the readback token, given back when it ends. When the
+// upload ends, the goroutine reaps s itself (under f.mu, after leaving the
+// task group, so neither a flush holding f.mu nor Close waiting for tasks
+// can deadlock with it): the buffer goes back to the pool at once, instead
+// of staying live until the next write or flush of the file touches s.
+func (v *VFS) startUploadLocked(f *file, s *slot, token bool) {
 	up := &upload{done: make(chan struct{})}
 	s.state, s.up = slotUploading, up
 	data := s.buf[:s.n]
@@ -322,13 +326,18 @@ func (v *VFS) startUploadLocked(s *slot, token bool) {
 	v.mem.startUpload(c)
 	v.tasks.add()
 	go func() {
-		defer v.tasks.done()
 		up.id, up.err = v.put(data)
 		v.mem.endUpload(c, up.err == nil)
 		if token {
 			<-v.readback
 		}
 		close(up.done)
+		v.tasks.done()
+		f.mu.Lock()
+		if f.slots[s.idx] == s && s.up == up {
+			v.reapLocked(s)
+		}
+		f.mu.Unlock()
 	}()
 }
 
