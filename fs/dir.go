@@ -40,6 +40,27 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	return ch, &handle{h: h}, ff, 0
 }
 
+var _ = (gofs.NodeTmpfiler)((*node)(nil))
+
+// Tmpfile is open(2) with O_TMPFILE: an anonymous regular file in no
+// directory, open for writing (flags keep O_WRONLY or O_RDWR, and
+// O_APPEND), owned as a file created here would be. It has nlink 0 and is
+// reclaimed when the last descriptor is closed and the kernel forgets it,
+// unless linkat(2) gives it a name first (Link); the kernel refuses that
+// when O_EXCL was given. go-fuse registers the node under no name.
+func (n *node) Tmpfile(ctx context.Context, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	ctx, done := n.fs.opCtx(ctx)
+	defer done()
+	a, h, err := n.fs.v.Tmpfile(ctx, caller(ctx), n.ino(), mode&07777, flags)
+	if err != nil {
+		return nil, nil, 0, n.fs.toErrno(err)
+	}
+	fillAttr(&a, &out.Attr)
+	ch := n.child(ctx, &a)
+	n.fs.cache.opened(&a)
+	return ch, &handle{h: h}, 0, 0
+}
+
 var _ = (gofs.NodeMkdirer)((*node)(nil))
 
 // Mkdir makes a directory; mode is permission bits (and sticky), umask
@@ -134,7 +155,9 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 
 var _ = (gofs.NodeRmdirer)((*node)(nil))
 
-// Rmdir removes an empty directory.
+// Rmdir removes an empty directory. One the kernel still holds (open, a
+// working directory) keeps answering GETATTR, with nlink 0, until the
+// kernel forgets it.
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	ctx, done := n.fs.opCtx(ctx)
 	defer done()
@@ -227,7 +250,9 @@ func (d *dirStream) load(ctx context.Context) syscall.Errno {
 	n := d.n
 	ents, err := n.fs.v.ReadDir(ctx, n.ino())
 	if err != nil {
-		// ENOENT for a directory removed while open, as Linux does.
+		// ENOENT for a directory gone from the metadata (removed and
+		// reclaimed on another host). One removed here lists nothing
+		// (the kernel itself refuses to read a removed directory).
 		return n.fs.toErrno(err)
 	}
 	list := make([]fuse.DirEntry, 0, len(ents)+2)

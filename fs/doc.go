@@ -34,7 +34,8 @@
 //
 // The kernel can use an inode it holds after its last name is gone: a
 // lookup answered before an unlink or a rename over it, then an open, a
-// stat. If the vfs layer has the vfs.KernelTracker ability (found by type
+// stat; an open or working directory removed; an O_TMPFILE file, which
+// never had a name. If the vfs layer has the vfs.KernelTracker ability (found by type
 // assertion; *vfs.VFS has it), it is told of each node made for an inode
 // (Remember, before the kernel sees it) and of each node the kernel forgot
 // (Forget, from OnForget), and reclaims an unlinked inode only when no
@@ -98,9 +99,10 @@
 //
 // # What is not supported
 //
-// O_TMPFILE (the vfs has no anonymous create), POSIX ACLs (refused rather
-// than stored unenforced, see xattr.go), locks across hosts (fcntl and
-// flock locks are kept by each host's kernel), and NFS export.
+// POSIX ACLs (refused rather than stored unenforced, see xattr.go), locks
+// across hosts (fcntl and flock locks are kept by each host's kernel), and
+// NFS export. O_TMPFILE is supported (Tmpfile in dir.go), with linkat(2)
+// of the file into a directory later.
 //
 // # Concurrency
 //

@@ -8,6 +8,7 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 
 	"github.com/dfsproject/dfs/fs/vfs"
 	"github.com/dfsproject/dfs/store/meta"
@@ -157,6 +158,46 @@ func TestKernelReferencesRacingLookups(t *testing.T) {
 	}
 	r.raw.Forget(f.NodeId, lookups)
 	if n := tf.count(f.Ino); n != 0 || len(tf.bad) > 0 {
+		t.Fatalf("forgotten: %d references %v", n, tf.bad)
+	}
+}
+
+// TestTmpfile: O_TMPFILE reaches the vfs layer with the caller, mode and
+// flags; the kernel gets an open file with nlink 0 in no directory, one
+// kernel reference, and the node can then be linked into place.
+func TestTmpfile(t *testing.T) {
+	r, tf, _ := newTrackRig(t)
+	d := r.mkdir(1, "d", 0o755)
+	var out fuse.CreateOut
+	in := &fuse.CreateIn{InHeader: hdr(d.NodeId), Flags: syscall.O_RDWR | unix.O_TMPFILE, Mode: syscall.S_IFREG | 0o640}
+	r.ok("tmpfile", r.raw.Tmpfile(nil, in, &out))
+	if out.Attr.Nlink != 0 || out.Attr.Mode != syscall.S_IFREG|0o640 || out.NodeId == 0 || out.Fh == 0 {
+		t.Fatalf("tmpfile = %+v", out)
+	}
+	if r.m.lastCaller.Uid != user.Uid || r.m.lastCaller.Gid != user.Gid || r.m.lastMode != 0o640 ||
+		r.m.lastFlags&syscall.O_ACCMODE != syscall.O_RDWR {
+		t.Errorf("vfs got caller %+v, mode %o, flags %#x", r.m.lastCaller, r.m.lastMode, r.m.lastFlags)
+	}
+	if n := tf.count(out.Ino); n != 1 {
+		t.Fatalf("%d kernel references", n)
+	}
+	ents, err := r.m.ReadDir(context.Background(), meta.Ino(d.Ino))
+	if err != nil || len(ents) != 0 {
+		t.Fatalf("the directory lists %+v, %v", ents, err)
+	}
+	var lo fuse.EntryOut
+	r.ok("link", r.raw.Link(nil, &fuse.LinkIn{InHeader: hdr(1), Oldnodeid: out.NodeId}, "named", &lo))
+	if lo.NodeId != out.NodeId || lo.Attr.Nlink != 1 {
+		t.Fatalf("link = %+v", lo)
+	}
+	got, st := r.lookup(1, "named")
+	r.ok("lookup", st)
+	if got.NodeId != out.NodeId {
+		t.Fatalf("lookup gave node %d, tmpfile %d", got.NodeId, out.NodeId)
+	}
+	r.release(out.NodeId, out.Fh)
+	r.raw.Forget(out.NodeId, 3) // tmpfile, link, lookup
+	if n := tf.count(out.Ino); n != 0 || len(tf.bad) > 0 {
 		t.Fatalf("forgotten: %d references %v", n, tf.bad)
 	}
 }

@@ -39,6 +39,7 @@ type memNode struct {
 	xattr   map[string][]byte
 	entries map[string]meta.Ino
 	open    int
+	tmpfile bool // made by Tmpfile, never linked: Link may name it
 }
 
 type memHandle struct {
@@ -275,6 +276,22 @@ func (m *memFS) Create(ctx context.Context, c vfs.Caller, parent meta.Ino, name 
 	return n.attr, h, nil
 }
 
+func (m *memFS) Tmpfile(ctx context.Context, c vfs.Caller, parent meta.Ino, mode uint32, flags uint32) (meta.Attr, *vfs.Handle, error) {
+	defer m.mu.Unlock()
+	if err := m.enter(ctx, "Tmpfile"); err != nil {
+		return meta.Attr{}, nil, err
+	}
+	m.lastCaller, m.lastFlags, m.lastMode = c, flags, mode
+	if _, err := m.dir(parent); err != nil {
+		return meta.Attr{}, nil, err
+	}
+	n := m.newNode(c, syscall.S_IFREG|mode&0o7777)
+	n.attr.Nlink = 0
+	n.tmpfile = true
+	h := m.openLocked(n, flags)
+	return n.attr, h, nil
+}
+
 func (m *memFS) Mknod(ctx context.Context, c vfs.Caller, parent meta.Ino, name string, mode, rdev uint32) (meta.Attr, error) {
 	defer m.mu.Unlock()
 	if err := m.enter(ctx, "Mknod"); err != nil {
@@ -327,7 +344,7 @@ func (m *memFS) Link(ctx context.Context, ino, newParent meta.Ino, newName strin
 		return meta.Attr{}, err
 	}
 	n, ok := m.nodes[ino]
-	if !ok || n.attr.Nlink == 0 {
+	if !ok || n.attr.Nlink == 0 && !n.tmpfile {
 		return meta.Attr{}, syscall.ENOENT
 	}
 	if n.attr.IsDir() {
@@ -342,6 +359,7 @@ func (m *memFS) Link(ctx context.Context, ino, newParent meta.Ino, newName strin
 	}
 	d.entries[newName] = ino
 	m.touch(d, true)
+	n.tmpfile = false
 	n.attr.Nlink++
 	m.touch(n, false)
 	return n.attr, nil

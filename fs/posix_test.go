@@ -12,15 +12,6 @@ import (
 )
 
 // posixSkips are the go-fuse posixtest cases not run, with the reason.
-//
-// Two more cases skip themselves on dfs, each saying why:
-//   - Tmpfile: O_TMPFILE needs an anonymous create, which vfs.FileSystem
-//     does not offer, so the node layer has no NodeTmpfiler and the kernel
-//     answers EOPNOTSUPP;
-//   - RenameOpenDir: fstat of a directory that a rename replaced while it
-//     was open; the replaced directory is gone from the metadata, so the
-//     kernel's GETATTR gets ENOENT (go-fuse issue 55, a known limitation of
-//     every FUSE filesystem that does not keep removed directories).
 var posixSkips = map[string]string{
 	"FcntlFlockLocksFile": "the case expects two POSIX record locks taken by one process to conflict, " +
 		"which POSIX never does: it fails on ext4 and tmpfs as well (go-fuse's own TestAll skips it)",

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/dfsproject/dfs/fs/fstest"
 )
@@ -17,14 +16,7 @@ import (
 // count of statfs comes back), none leaks.
 func TestUnlinkedInodesAreReclaimed(t *testing.T) {
 	d := fstest.Start(t, fstest.Options{})
-	used := func() uint64 {
-		var st syscall.Statfs_t
-		if err := syscall.Statfs(d.Mountpoint, &st); err != nil {
-			t.Fatal(err)
-		}
-		return st.Files - st.Ffree
-	}
-	base := used()
+	base := inodesUsed(t, d.Mountpoint)
 	dir := filepath.Join(d.Mountpoint, "d")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -68,11 +60,5 @@ func TestUnlinkedInodesAreReclaimed(t *testing.T) {
 	if err := os.Remove(dir); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for used() != base {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d inodes in use, %d before: unlinked inodes not reclaimed", used(), base)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitInodes(t, d.Mountpoint, base, "unlinked inodes not reclaimed")
 }

@@ -214,6 +214,18 @@ var (
 	buildErr  error
 )
 
+// Main runs a package's tests and then removes the dfsd binary Binary
+// built, if any. Use it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(fstest.Main(m)) }
+func Main(m *testing.M) int {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	return code
+}
+
 // Binary returns the path of a dfsd binary: $DFS_TEST_DFSD if set (the
 // Makefile builds one for all packages), else one built once per test
 // process.

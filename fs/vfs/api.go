@@ -66,15 +66,27 @@ type FileSystem interface {
 	// Without O_EXCL an existing regular file is opened (and truncated if
 	// O_TRUNC) instead.
 	Create(ctx context.Context, c Caller, parent meta.Ino, name string, mode uint32, flags uint32) (meta.Attr, *Handle, error)
+	// Tmpfile makes an anonymous regular file for open(2) with O_TMPFILE
+	// in directory parent and opens it (flags: O_WRONLY or O_RDWR, maybe
+	// O_APPEND). It has nlink 0 and is in no directory: an orphan,
+	// reclaimed like an unlinked file once its last handle is released and
+	// the kernel forgets it, unless Link gives it a name first.
+	Tmpfile(ctx context.Context, c Caller, parent meta.Ino, mode uint32, flags uint32) (meta.Attr, *Handle, error)
 	// Mknod makes a FIFO, socket or device node (mode holds the type bits).
 	Mknod(ctx context.Context, c Caller, parent meta.Ino, name string, mode, rdev uint32) (meta.Attr, error)
 	Mkdir(ctx context.Context, c Caller, parent meta.Ino, name string, mode uint32) (meta.Attr, error)
 	Symlink(ctx context.Context, c Caller, parent meta.Ino, name, target string) (meta.Attr, error)
+	// Link gives ino one more name. An unlinked inode refuses (ENOENT),
+	// but for a Tmpfile never linked yet, which stops being an orphan.
 	Link(ctx context.Context, ino, newParent meta.Ino, newName string) (meta.Attr, error)
 	Readlink(ctx context.Context, ino meta.Ino) (string, error)
 	Unlink(ctx context.Context, parent meta.Ino, name string) error
+	// Rmdir removes an empty directory. The directory becomes an orphan
+	// (nlink 0) that keeps its attributes while the kernel holds it, and
+	// takes no new entries (ENOENT).
 	Rmdir(ctx context.Context, parent meta.Ino, name string) error
-	// Rename takes meta.RenameNoReplace / meta.RenameExchange flags.
+	// Rename takes meta.RenameNoReplace / meta.RenameExchange flags. A
+	// file or empty directory it replaces is treated as removed.
 	Rename(ctx context.Context, parent meta.Ino, name string, newParent meta.Ino, newName string, flags uint32) error
 	ReadDir(ctx context.Context, ino meta.Ino) ([]meta.DirEntry, error)
 

@@ -9,16 +9,22 @@
 // Namespace operations become one meta.Cmd each, stamped with the local
 // clock and the caller's uid and gid; the Result's errno is the answer.
 // Queries go to the local replica. An inode whose last link goes (Unlink,
-// Rename over it) is an orphan, reclaimed (OpReclaim) once nothing on this
-// host references it: no Handle is open, and the kernel holds no inode for
-// it (KernelTracker: the node layer reports the inodes the kernel gets and
-// forgets). The unlink, the last Release or the kernel's Forget, whichever
+// Rename over it), a directory removed (Rmdir, Rename over it), and an
+// anonymous file made by Tmpfile (O_TMPFILE) are orphans, reclaimed
+// (OpReclaim) once nothing on this host references it: no Handle is open
+// (directories have none), and the kernel holds no inode for it
+// (KernelTracker: the node layer reports the inodes the kernel gets and
+// forgets). A removed directory the kernel still holds (open, or a working
+// directory) keeps its attributes (nlink 0) and lists no entries; nothing
+// can be made in it (ENOENT). A Tmpfile that Link names stops being an
+// orphan. The unlink, the last Release or the kernel's Forget, whichever
 // comes last, reclaims it; each decides under VFS.mu, so an orphan is
 // reclaimed exactly once, and Open refuses an inode being reclaimed
 // (ENOENT). An unlinked open file stays readable and writable, and an
 // unlinked inode the kernel still holds can still be opened through it.
 // ReclaimOrphans, called at the start of a single node, reclaims the
-// orphans a crash left. See orphan.go.
+// orphans a crash left, files, directories and tmpfiles alike. See
+// orphan.go.
 //
 // # Files
 //

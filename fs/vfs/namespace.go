@@ -112,6 +112,36 @@ func (v *VFS) Create(ctx context.Context, c Caller, parent meta.Ino, name string
 	return a, h, nil
 }
 
+// Tmpfile implements FileSystem. The file is opened before it is
+// registered as an orphan, so that registering it does not reclaim it at
+// once; if the open fails it is reclaimed at once.
+func (v *VFS) Tmpfile(ctx context.Context, c Caller, parent meta.Ino, mode uint32, flags uint32) (meta.Attr, *Handle, error) {
+	if err := ctxErr(ctx); err != nil {
+		return meta.Attr{}, nil, err
+	}
+	if v.isClosed() {
+		return meta.Attr{}, nil, syscall.EIO
+	}
+	res, err := v.propose(ctx, &meta.Cmd{
+		Op: meta.OpTmpfile, Parent: parent, Mode: syscall.S_IFREG | mode&0o7777, Uid: c.Uid, Gid: c.Gid,
+	})
+	if err != nil {
+		return meta.Attr{}, nil, err
+	}
+	if res.Attr == nil {
+		v.handleOrphans(ctx, res.Orphans)
+		return meta.Attr{}, nil, v.errno("tmpfile", errNoAttr)
+	}
+	a := *res.Attr
+	h, err := v.openIno(ctx, a.Ino, flags&^syscall.O_TRUNC, &a)
+	v.handleOrphans(ctx, res.Orphans)
+	if err != nil {
+		return meta.Attr{}, nil, err
+	}
+	a.Size, a.Mtime = uint64(h.f.pubSize.Load()), h.f.pubMtime.Load()
+	return a, h, nil
+}
+
 // Mknod implements FileSystem.
 func (v *VFS) Mknod(ctx context.Context, c Caller, parent meta.Ino, name string, mode, rdev uint32) (meta.Attr, error) {
 	if mode&syscall.S_IFMT == 0 {
@@ -137,13 +167,20 @@ func (v *VFS) Symlink(ctx context.Context, c Caller, parent meta.Ino, name, targ
 	})
 }
 
-// Link implements FileSystem.
+// Link implements FileSystem. A Tmpfile that gets its name is no longer
+// an orphan to reclaim, and its last Release commits its writes again.
+// (The kernel links only an inode it holds, so its reclaim cannot have
+// been decided; if it had, OpReclaim would find it linked and leave it.)
 func (v *VFS) Link(ctx context.Context, ino, newParent meta.Ino, newName string) (meta.Attr, error) {
 	a, err := v.make(ctx, &meta.Cmd{Op: meta.OpLink, Ino: ino, Parent: newParent, Name: newName})
-	if err == nil {
-		v.overlay(&a)
+	if err != nil {
+		return a, err
 	}
-	return a, err
+	v.mu.Lock()
+	delete(v.orphans, ino)
+	v.mu.Unlock()
+	v.overlay(&a)
+	return a, nil
 }
 
 // make proposes a command that returns an inode's attributes.
@@ -179,13 +216,16 @@ func (v *VFS) Unlink(ctx context.Context, parent meta.Ino, name string) error {
 	return v.remove(ctx, &meta.Cmd{Op: meta.OpUnlink, Parent: parent, Name: name})
 }
 
-// Rmdir implements FileSystem.
+// Rmdir implements FileSystem. The directory is reclaimed at once, or
+// when the kernel forgets it if it holds it (an open directory, a working
+// directory): until then it answers GetAttr with nlink 0, and ReadDir
+// with no entries.
 func (v *VFS) Rmdir(ctx context.Context, parent meta.Ino, name string) error {
 	return v.remove(ctx, &meta.Cmd{Op: meta.OpRmdir, Parent: parent, Name: name})
 }
 
 // Rename implements FileSystem. A file replaced by the rename is treated
-// as unlinked.
+// as unlinked, an empty directory as removed by Rmdir.
 func (v *VFS) Rename(ctx context.Context, parent meta.Ino, name string, newParent meta.Ino, newName string, flags uint32) error {
 	if flags&^uint32(meta.RenameNoReplace|meta.RenameExchange) != 0 ||
 		flags == meta.RenameNoReplace|meta.RenameExchange {

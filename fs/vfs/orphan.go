@@ -9,13 +9,15 @@ import (
 	"github.com/dfsproject/dfs/store/meta"
 )
 
-// An orphan is an inode whose last link went away (nlink 0). It is
-// reclaimed (OpReclaim) once nobody on this host can still reach it: no
-// handle is open (files) and, when the node layer reports them through
+// An orphan is an inode with nlink 0: a file whose last link went away, a
+// removed directory, or a Tmpfile not linked (yet). It is reclaimed
+// (OpReclaim) once nobody on this host can still reach it: no handle is
+// open (files) and, when the node layer reports them through
 // KernelTracker, the kernel holds no reference to it (kernel). Three events
-// can be the last one, in any order: the unlink or rename that made the
-// orphan (handleOrphans), the last Release (putFile) and the kernel's
-// forget (Forget). Each changes its part of the state and decides under
+// can be the last one, in any order: the command that made the orphan
+// (handleOrphans: unlink, rmdir, rename, or Tmpfile once its handle is
+// open), the last Release (putFile) and the kernel's forget (Forget). A
+// Tmpfile that Link names leaves v.orphans (Link). Each changes its part of the state and decides under
 // v.mu, in takeOrphanLocked, whether the orphan goes now; exactly one of
 // them takes it out of v.orphans, and only that one proposes the reclaim,
 // after v.mu is released. Between that decision and the end of the
@@ -97,7 +99,8 @@ func (v *VFS) reclaimLogged(ctx context.Context, ino meta.Ino) {
 	}
 }
 
-// ReclaimOrphans reclaims every orphan inode (nlink 0) the metadata lists.
+// ReclaimOrphans reclaims every orphan inode (nlink 0) the metadata lists:
+// unlinked files, removed directories, tmpfiles never linked.
 // A single node calls it at start, when no handle can be open anywhere
 // and the kernel knows no inode; one that is referenced here all the same
 // is left to its last Release or Forget. It returns the first failure.

@@ -82,6 +82,8 @@ func (a *applier) apply() (syscall.Errno, error) {
 		return a.reclaim()
 	case OpForgetChunks:
 		return a.forget()
+	case OpTmpfile:
+		return a.tmpfile()
 	}
 	return syscall.EINVAL, nil
 }
@@ -191,7 +193,9 @@ func (a *applier) newInode(n *inode) Ino {
 	return ino
 }
 
-// dir returns directory ino, or ENOENT / ENOTDIR.
+// dir returns directory ino, or ENOENT / ENOTDIR. A removed directory
+// (an orphan, nlink 0) is ENOENT too: nothing may be made in it, as on
+// Linux, and it has no entries to look up or remove.
 func (a *applier) dir(ino Ino) (*inode, syscall.Errno, error) {
 	n, err := a.inode(ino)
 	switch {
@@ -201,6 +205,8 @@ func (a *applier) dir(ino Ino) (*inode, syscall.Errno, error) {
 		return nil, syscall.ENOENT, nil
 	case !n.isDir():
 		return nil, syscall.ENOTDIR, nil
+	case n.Nlink == 0:
+		return nil, syscall.ENOENT, nil
 	}
 	return n, 0, nil
 }
@@ -326,6 +332,32 @@ func (a *applier) create() (syscall.Errno, error) {
 	return 0, nil
 }
 
+// tmpfile makes an anonymous regular file (open(2) with O_TMPFILE in
+// directory Parent): owned as create would make it in Parent (the caller,
+// or the group of a setgid directory), but with no entry, nlink 0 and the
+// Tmpfile flag. It is an orphan from the start, so a crash before anyone
+// links it leaves it to the reclaim at the next start; OpLink may still
+// give it a name. Parent's times do not change: it gains no entry.
+func (a *applier) tmpfile() (syscall.Errno, error) {
+	c := a.cmd
+	if typ := c.Mode & syscall.S_IFMT; typ != 0 && typ != syscall.S_IFREG {
+		return syscall.EINVAL, nil
+	}
+	p, e, err := a.dir(c.Parent)
+	if e != 0 || err != nil {
+		return e, err
+	}
+	n := a.newInodeIn(p, syscall.S_IFREG|c.Mode&0o7777)
+	n.Nlink = 0
+	n.Tmpfile = true
+	ino := a.newInode(n)
+	if err := a.orphan(ino); err != nil {
+		return 0, err
+	}
+	a.setResult(ino, n)
+	return 0, nil
+}
+
 func (a *applier) mkdir() (syscall.Errno, error) {
 	c := a.cmd
 	p, e, err := a.parentFor(c.Parent, c.Name)
@@ -392,10 +424,19 @@ func (a *applier) link() (syscall.Errno, error) {
 	switch {
 	case n.isDir():
 		return syscall.EPERM, nil
-	case n.Nlink == 0:
+	case n.Nlink == 0 && !n.Tmpfile:
+		// Unlinked: gone for good, only awaiting its reclaim.
 		return syscall.ENOENT, nil
 	case n.Nlink >= MaxLinks:
 		return syscall.EMLINK, nil
+	}
+	if n.Nlink == 0 {
+		// An O_TMPFILE file getting its first name stops being an
+		// orphan, and an ordinary file.
+		if err := a.txn.Delete(orphanKey(c.Ino)); err != nil {
+			return 0, fmt.Errorf("delete orphan %d: %w", c.Ino, err)
+		}
+		n.Tmpfile = false
 	}
 	n.Nlink++
 	n.Ctime = a.now
@@ -407,6 +448,16 @@ func (a *applier) link() (syscall.Errno, error) {
 	return 0, nil
 }
 
+// orphan records ino, whose nlink is now 0, as an orphan kept until
+// OpReclaim, and lists it in the result.
+func (a *applier) orphan(ino Ino) error {
+	if err := a.txn.Set(orphanKey(ino), nil); err != nil {
+		return fmt.Errorf("write orphan %d: %w", ino, err)
+	}
+	a.res.Orphans = append(a.res.Orphans, ino)
+	return nil
+}
+
 // dropLink removes one link of non-directory ino; at nlink 0 the inode
 // becomes an orphan, kept until OpReclaim.
 func (a *applier) dropLink(ino Ino, n *inode) error {
@@ -416,10 +467,7 @@ func (a *applier) dropLink(ino Ino, n *inode) error {
 	n.Ctime = a.now
 	a.touch(ino)
 	if n.Nlink == 0 {
-		if err := a.txn.Set(orphanKey(ino), nil); err != nil {
-			return fmt.Errorf("write orphan %d: %w", ino, err)
-		}
-		a.res.Orphans = append(a.res.Orphans, ino)
+		return a.orphan(ino)
 	}
 	return nil
 }
@@ -459,16 +507,16 @@ func (a *applier) dirEmpty(ino Ino) bool {
 	return !it.Valid()
 }
 
-// removeDir deletes empty directory ino with its xattrs. The caller fixes
-// the parent's link count.
-func (a *applier) removeDir(ino Ino) error {
-	if _, err := a.dropXattrs(ino, 0); err != nil {
-		return err
-	}
-	a.inodes[ino] = nil
+// removeDir turns empty directory ino, whose entry the caller removed,
+// into an orphan: nlink 0 (as ext4 reports a removed directory), kept with
+// its attributes and xattrs until OpReclaim, so a process that has it open
+// (or as its working directory) can still stat it. Nothing can be made in
+// it any more (see dir). The caller fixes the parent's link count.
+func (a *applier) removeDir(ino Ino, n *inode) error {
+	n.Nlink = 0
+	n.Ctime = a.now
 	a.touch(ino)
-	a.st.Inodes--
-	return nil
+	return a.orphan(ino)
 }
 
 func (a *applier) rmdir() (syscall.Errno, error) {
@@ -493,10 +541,11 @@ func (a *applier) rmdir() (syscall.Errno, error) {
 	if err := a.removeEntry(c.Parent, p, c.Name); err != nil {
 		return 0, err
 	}
-	if err := a.removeDir(ino); err != nil {
+	if err := a.removeDir(ino, n); err != nil {
 		return 0, err
 	}
 	p.Nlink--
+	a.setResult(ino, n)
 	return 0, nil
 }
 
@@ -623,7 +672,7 @@ func (a *applier) rename() (syscall.Errno, error) {
 	} else {
 		if dstFound {
 			if dst.isDir() {
-				if err := a.removeDir(dstIno); err != nil {
+				if err := a.removeDir(dstIno, dst); err != nil {
 					return 0, err
 				}
 				np.Nlink--

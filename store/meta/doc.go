@@ -28,10 +28,14 @@
 //	'z' since chunkID   zero-reference index, in time order (ZeroRefChunks)
 //	'o' ino             orphan marker (nlink 0, awaiting OpReclaim)
 //
-// Inode records are binary: a version byte, flags (inline), mode, uid,
-// gid, rdev, nlink, size, atime, mtime, ctime, the parent directory (for
+// Inode records are binary: a version byte, flags, mode, uid, gid, rdev,
+// nlink, size, atime, mtime, ctime, the parent directory (for
 // directories, so rename can refuse to move a directory into its own
-// subtree), then the inline bytes or the symlink target. The stats
+// subtree), then the inline bytes or the symlink target. The flags are
+// inline (the file's bytes are in the record) and tmpfile (made by
+// OpTmpfile and never linked since: the one nlink-0 inode OpLink
+// accepts); tmpfile was added within version 1, whose older records never
+// set it. The stats
 // record also starts with a version byte. Commands are encoded in binary
 // too (codec.go): a version byte and the fields in a fixed order.
 //
@@ -58,10 +62,25 @@
 // Every slot holds one reference on its chunk. When a count falls to 0
 // the chunk is listed in Result.Freed and a zero-reference record (time
 // Cmd.Now) is kept until the chunk is referenced again or OpForgetChunks
-// removes it (after the chunk's objects were deleted). Unlinking the last
-// link of a file does not delete it: it becomes an orphan (nlink 0,
-// listed in Result.Orphans and Orphans) until OpReclaim, so open files
-// stay readable. Directories are deleted at once by rmdir.
+// removes it (after the chunk's objects were deleted).
+//
+// # Orphans
+//
+// Removing the last name of an inode does not delete it: it becomes an
+// orphan (nlink 0, an 'o' marker, listed in Result.Orphans and Orphans)
+// until OpReclaim, so open files stay readable and writable and a removed
+// directory that a process still has open (or as its working directory)
+// keeps its attributes. Orphans are made by Unlink and Rename over a
+// file's last link, by Rmdir and Rename over an empty directory (its
+// nlink becomes 0, as ext4 reports; nothing can be made in it any more:
+// ENOENT, as on Linux; it has no entries), and by OpTmpfile, whose
+// anonymous file (O_TMPFILE) is an orphan from the start, so a crash
+// before it is linked leaves it to the reclaim at the next start. Only
+// such a file, while it was never linked, can get a name again (OpLink,
+// which takes it off the orphans); any other nlink-0 inode refuses OpLink
+// with ENOENT. OpReclaim deletes an orphan's record, chunk slots and
+// xattrs (a directory has only the record and xattrs). Orphans count in
+// Stats.Inodes until reclaimed.
 //
 // # Concurrency
 //

@@ -134,15 +134,23 @@ type inode struct {
 	Atime  int64
 	Mtime  int64
 	Ctime  int64
-	Parent Ino    // directories: the parent directory (root: itself)
-	Inline bool   // regular files: Data holds the file's first bytes
-	Data   []byte // inline bytes, or a symlink's target
+	Parent Ino  // directories: the parent directory (root: itself)
+	Inline bool // regular files: Data holds the file's first bytes
+	// Tmpfile: made by OpTmpfile and never linked since, so OpLink may
+	// give it a name although its nlink is 0.
+	Tmpfile bool
+	Data    []byte // inline bytes, or a symlink's target
 }
 
+// Inode record format, version 1. The flag byte's bits: inodeFlagInline,
+// inodeFlagTmpfile (added later within version 1: records written before
+// never have it set, so they decode unchanged).
 const (
-	inodeVersion    = 1
-	inodeHeaderLen  = 2 + 5*4 + 5*8
-	inodeFlagInline = 1 << 0
+	inodeVersion     = 1
+	inodeHeaderLen   = 2 + 5*4 + 5*8
+	inodeFlagInline  = 1 << 0
+	inodeFlagTmpfile = 1 << 1
+	inodeFlags       = inodeFlagInline | inodeFlagTmpfile
 )
 
 func (n *inode) isDir() bool     { return n.Mode&syscall.S_IFMT == syscall.S_IFDIR }
@@ -157,13 +165,16 @@ func (n *inode) attr(ino Ino) Attr {
 	}
 }
 
-// encodeInode: version, flags, mode, uid, gid, rdev, nlink (u32 LE),
+// encodeInode: version, flags (inline, tmpfile), mode, uid, gid, rdev, nlink (u32 LE),
 // size, atime, mtime, ctime, parent (u64 LE), then Data to the end.
 func encodeInode(n *inode) []byte {
 	b := make([]byte, inodeHeaderLen+len(n.Data))
 	b[0] = inodeVersion
 	if n.Inline {
 		b[1] |= inodeFlagInline
+	}
+	if n.Tmpfile {
+		b[1] |= inodeFlagTmpfile
 	}
 	le := binary.LittleEndian
 	le.PutUint32(b[2:], n.Mode)
@@ -182,22 +193,23 @@ func encodeInode(n *inode) []byte {
 
 // decodeInode decodes b; Data is copied, so b may be reused.
 func decodeInode(b []byte) (*inode, error) {
-	if len(b) < inodeHeaderLen || b[0] != inodeVersion || b[1]&^inodeFlagInline != 0 {
+	if len(b) < inodeHeaderLen || b[0] != inodeVersion || b[1]&^inodeFlags != 0 {
 		return nil, fmt.Errorf("%w: inode record of %d bytes, version %d", errCorrupt, len(b), firstByte(b))
 	}
 	le := binary.LittleEndian
 	n := &inode{
-		Inline: b[1]&inodeFlagInline != 0,
-		Mode:   le.Uint32(b[2:]),
-		Uid:    le.Uint32(b[6:]),
-		Gid:    le.Uint32(b[10:]),
-		Rdev:   le.Uint32(b[14:]),
-		Nlink:  le.Uint32(b[18:]),
-		Size:   le.Uint64(b[22:]),
-		Atime:  int64(le.Uint64(b[30:])),
-		Mtime:  int64(le.Uint64(b[38:])),
-		Ctime:  int64(le.Uint64(b[46:])),
-		Parent: Ino(le.Uint64(b[54:])),
+		Inline:  b[1]&inodeFlagInline != 0,
+		Tmpfile: b[1]&inodeFlagTmpfile != 0,
+		Mode:    le.Uint32(b[2:]),
+		Uid:     le.Uint32(b[6:]),
+		Gid:     le.Uint32(b[10:]),
+		Rdev:    le.Uint32(b[14:]),
+		Nlink:   le.Uint32(b[18:]),
+		Size:    le.Uint64(b[22:]),
+		Atime:   int64(le.Uint64(b[30:])),
+		Mtime:   int64(le.Uint64(b[38:])),
+		Ctime:   int64(le.Uint64(b[46:])),
+		Parent:  Ino(le.Uint64(b[54:])),
 	}
 	if len(b) > inodeHeaderLen {
 		n.Data = append([]byte(nil), b[inodeHeaderLen:]...)

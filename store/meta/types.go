@@ -65,9 +65,9 @@ const (
 	OpCreate          // Parent, Name, Mode (S_IFREG/S_IFIFO/S_IFSOCK/S_IFCHR/S_IFBLK|perm), Uid, Gid, Rdev, Excl
 	OpMkdir           // Parent, Name, Mode (perm), Uid, Gid
 	OpSymlink         // Parent, Name, Target, Uid, Gid
-	OpLink            // Ino, Parent, Name
+	OpLink            // Ino, Parent, Name (of an nlink-0 inode only if OpTmpfile made it and it was never linked)
 	OpUnlink          // Parent, Name
-	OpRmdir           // Parent, Name
+	OpRmdir           // Parent, Name: the empty directory becomes an orphan (nlink 0)
 	OpRename          // Parent, Name, NewParent, NewName, Flags (RENAME_NOREPLACE=1, RENAME_EXCHANGE=2)
 	OpSetAttr         // Ino, Valid (SetMode|SetUid|...), Mode, Uid, Gid, Size, Atime, Mtime
 	OpCommit          // Ino, Size, Mtime, Chunks, DropFrom, Inline/SetInline: a write's new data
@@ -75,6 +75,7 @@ const (
 	OpRemoveXattr     // Ino, Name
 	OpReclaim         // Ino: delete an orphan (nlink 0) inode and drop its chunk references
 	OpForgetChunks    // ChunkIDs: forget zero-reference records of chunks whose objects were deleted
+	OpTmpfile         // Parent, Mode (S_IFREG|perm), Uid, Gid: an anonymous regular file (O_TMPFILE), born an orphan
 )
 
 // SetAttr valid bits (Cmd.Valid), mirroring FATTR_* of FUSE.
@@ -153,9 +154,11 @@ type Cmd struct {
 // the POSIX error (EEXIST, ENOENT, ENOTEMPTY, ENOTDIR, EISDIR, EINVAL,
 // ENAMETOOLONG, EMLINK, ENODATA, ERANGE, E2BIG ...). Attr is the created or
 // changed inode where there is one (Create, Mkdir, Symlink, Link, SetAttr,
-// Commit, Create of an existing file without Excl). Orphans are inodes whose
-// nlink fell to 0 in this command (Unlink, Rename over a file): the
-// caller reclaims them (OpReclaim) once no local handle has them open.
+// Commit, Tmpfile, Unlink, Rmdir, Create of an existing file without Excl).
+// Orphans are inodes whose nlink fell to 0 in this command (Unlink, Rmdir,
+// Rename over a file or an empty directory) or that it created with none
+// (Tmpfile): the caller reclaims them (OpReclaim) once nothing on its host
+// references them (an open handle, the kernel's inode).
 // Freed are chunks whose reference count fell to 0 in this command; Apply
 // also records each with the command's Now (see Reader.ZeroRefChunks) and
 // drops that record when the chunk is referenced again.

@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		{"LinkMax", testLinkMax},
 		{"Unlink", testUnlink},
 		{"Rmdir", testRmdir},
+		{"Tmpfile", testTmpfile},
 		{"Rename", testRename},
 		{"SetAttr", testSetAttr},
 		{"Truncate", testTruncate},

@@ -1,6 +1,7 @@
 package metatest
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 	"syscall"
@@ -442,24 +443,192 @@ func testRmdir(t *testing.T, open Opener) {
 	before := h.stats(t)
 	res := h.ok(t, meta.Cmd{Op: meta.OpRmdir, Parent: d.Ino, Name: "e"})
 	now := h.now
-	if len(res.Orphans) != 0 {
-		t.Errorf("rmdir orphans = %v", res.Orphans)
+	// The directory becomes an orphan: nlink 0 (as ext4 shows it), its
+	// attributes and xattrs kept for those who still have it open.
+	if !slices.Equal(res.Orphans, []meta.Ino{e.Ino}) || res.Attr == nil || res.Attr.Nlink != 0 {
+		t.Errorf("rmdir = %+v %+v", res, res.Attr)
 	}
 	if a := h.attr(t, d.Ino); a.Nlink != 2 || a.Mtime != now || a.Ctime != now {
 		t.Errorf("parent = %+v", a)
 	}
-	if _, err := h.f.GetAttr(ctx, e.Ino); err != syscall.ENOENT {
-		t.Errorf("getattr of removed dir: %v", err)
+	if a := h.attr(t, e.Ino); a.Nlink != 0 || a.Mode != sIFDIR|0o755 || a.Ctime != now || a.Mtime != e.Mtime {
+		t.Errorf("removed dir = %+v", a)
 	}
-	if _, err := h.f.ListXattr(ctx, e.Ino); err != syscall.ENOENT {
-		t.Errorf("listxattr of removed dir: %v", err)
+	if v, err := h.f.GetXattr(ctx, e.Ino, "user.a"); err != nil || string(v) != "v" {
+		t.Errorf("xattr of removed dir: %q, %v", v, err)
 	}
-	if s := h.stats(t); s.Inodes != before.Inodes-1 {
-		t.Errorf("inodes %d -> %d", before.Inodes, s.Inodes)
+	if ents, err := h.f.ReadDir(ctx, e.Ino); err != nil || len(ents) != 0 {
+		t.Errorf("readdir of removed dir: %v, %v", ents, err)
 	}
-	h.ok(t, meta.Cmd{Op: meta.OpRmdir, Parent: root, Name: "d"})
+	if o, err := h.f.Orphans(ctx); err != nil || !slices.Equal(o, []meta.Ino{e.Ino}) {
+		t.Errorf("orphans = %v, %v", o, err)
+	}
+	if _, err := h.f.Lookup(ctx, d.Ino, "e"); err != syscall.ENOENT {
+		t.Errorf("lookup of removed dir: %v", err)
+	}
+	if _, err := h.f.Lookup(ctx, e.Ino, "x"); err != syscall.ENOENT {
+		t.Errorf("lookup in removed dir: %v", err)
+	}
+	if s := h.stats(t); s.Inodes != before.Inodes {
+		t.Errorf("inodes %d -> %d before the reclaim", before.Inodes, s.Inodes)
+	}
+	// Nothing can be made in it: ENOENT, as on Linux.
+	f := h.lookup(t, root, "f")
+	for _, c := range []meta.Cmd{
+		{Op: meta.OpCreate, Parent: e.Ino, Name: "x", Mode: sIFREG | 0o644},
+		{Op: meta.OpCreate, Parent: e.Ino, Name: "x", Mode: sIFIFO | 0o644, Excl: true},
+		{Op: meta.OpMkdir, Parent: e.Ino, Name: "x", Mode: 0o755},
+		{Op: meta.OpSymlink, Parent: e.Ino, Name: "x", Target: "t"},
+		{Op: meta.OpLink, Ino: f.Ino, Parent: e.Ino, Name: "x"},
+		{Op: meta.OpTmpfile, Parent: e.Ino, Mode: sIFREG | 0o600},
+		rename(root, "f", e.Ino, "x", 0),
+		rename(root, "f", e.Ino, "x", meta.RenameNoReplace),
+		{Op: meta.OpUnlink, Parent: e.Ino, Name: "x"},
+		{Op: meta.OpRmdir, Parent: e.Ino, Name: "x"},
+	} {
+		h.fails(t, c, syscall.ENOENT)
+	}
+	// Attributes may still change (fchmod of an open removed directory).
+	h.ok(t, meta.Cmd{Op: meta.OpSetAttr, Ino: e.Ino, Valid: meta.SetMode, Mode: 0o700})
+
+	// The parent can go now, and goes the same way.
+	res = h.ok(t, meta.Cmd{Op: meta.OpRmdir, Parent: root, Name: "d"})
+	if !slices.Equal(res.Orphans, []meta.Ino{d.Ino}) {
+		t.Errorf("rmdir orphans = %v", res.Orphans)
+	}
 	if a := h.attr(t, root); a.Nlink != 2 {
 		t.Errorf("root nlink = %d", a.Nlink)
+	}
+
+	// Reclaim deletes the record and the xattrs, in any order.
+	for _, ino := range []meta.Ino{d.Ino, e.Ino} {
+		if res := h.ok(t, meta.Cmd{Op: meta.OpReclaim, Ino: ino}); len(res.Freed) != 0 {
+			t.Errorf("reclaim of a directory freed %v", res.Freed)
+		}
+		if _, err := h.f.GetAttr(ctx, ino); err != syscall.ENOENT {
+			t.Errorf("getattr of reclaimed dir: %v", err)
+		}
+		if _, err := h.f.ListXattr(ctx, ino); err != syscall.ENOENT {
+			t.Errorf("listxattr of reclaimed dir: %v", err)
+		}
+	}
+	if o, _ := h.f.Orphans(ctx); len(o) != 0 {
+		t.Errorf("orphans after reclaim = %v", o)
+	}
+	if s := h.stats(t); s.Inodes != before.Inodes-2 {
+		t.Errorf("inodes %d -> %d after the reclaims", before.Inodes, s.Inodes)
+	}
+	h.fails(t, meta.Cmd{Op: meta.OpReclaim, Ino: e.Ino}, syscall.ENOENT)
+}
+
+// testTmpfile: an O_TMPFILE file is an orphan from birth, which Link
+// (and only Link of such a file) can give a name.
+func testTmpfile(t *testing.T, open Opener) {
+	h := newHarness(t, open)
+	d := h.mkdir(t, root, "d", 0o755)
+	g := *h.ok(t, meta.Cmd{Op: meta.OpMkdir, Parent: root, Name: "g", Mode: 0o2775, Uid: 5, Gid: 50}).Attr
+	before := h.stats(t)
+
+	res := h.ok(t, meta.Cmd{Op: meta.OpTmpfile, Parent: d.Ino, Mode: sIFREG | 0o600, Uid: 7, Gid: 8})
+	now := h.now
+	tf := *res.Attr
+	if tf.Nlink != 0 || tf.Mode != sIFREG|0o600 || tf.Uid != 7 || tf.Gid != 8 || tf.Size != 0 ||
+		tf.Ctime != now || tf.Mtime != now || tf.Atime != now || tf.Ino != before.NextIno {
+		t.Errorf("tmpfile = %+v", tf)
+	}
+	if !slices.Equal(res.Orphans, []meta.Ino{tf.Ino}) {
+		t.Errorf("tmpfile orphans = %v", res.Orphans)
+	}
+	if o, err := h.f.Orphans(ctx); err != nil || !slices.Equal(o, []meta.Ino{tf.Ino}) {
+		t.Errorf("orphans = %v, %v", o, err)
+	}
+	if a := h.attr(t, tf.Ino); a != tf {
+		t.Errorf("getattr = %+v", a)
+	}
+	if ents, _ := h.f.ReadDir(ctx, d.Ino); len(ents) != 0 {
+		t.Errorf("the directory lists %+v", ents)
+	}
+	if a := h.attr(t, d.Ino); a.Mtime != d.Mtime || a.Ctime != d.Ctime || a.Nlink != 2 {
+		t.Errorf("the directory changed: %+v", a)
+	}
+	if s := h.stats(t); s.Inodes != before.Inodes+1 || s.NextIno != before.NextIno+1 {
+		t.Errorf("stats %+v -> %+v", before, s)
+	}
+	// It takes data like any file.
+	h.commit(t, tf.Ino, 20, ref(0, 1, cs), ref(1, 2, 4))
+	h.ok(t, meta.Cmd{Op: meta.OpSetXattr, Ino: tf.Ino, Name: "user.a", Value: []byte("v")})
+
+	// A setgid directory gives it its group, as to any new file.
+	if a := *h.ok(t, meta.Cmd{Op: meta.OpTmpfile, Parent: g.Ino, Mode: sIFREG | 0o644, Uid: 7, Gid: 7}).Attr; a.Gid != 50 || a.Uid != 7 || a.Mode != sIFREG|0o644 {
+		t.Errorf("tmpfile in setgid dir = %+v", a)
+	}
+	// A zero type means a regular file.
+	if a := *h.ok(t, meta.Cmd{Op: meta.OpTmpfile, Parent: d.Ino, Mode: 0o644}).Attr; a.Mode != sIFREG|0o644 {
+		t.Errorf("tmpfile without type = %+v", a)
+	}
+
+	h.fails(t, meta.Cmd{Op: meta.OpTmpfile, Parent: 9999, Mode: sIFREG | 0o600}, syscall.ENOENT)
+	file := h.create(t, root, "file", sIFREG|0o644)
+	h.fails(t, meta.Cmd{Op: meta.OpTmpfile, Parent: file.Ino, Mode: sIFREG | 0o600}, syscall.ENOTDIR)
+	for _, typ := range []uint32{sIFDIR, sIFLNK, sIFIFO, sIFCHR} {
+		h.fails(t, meta.Cmd{Op: meta.OpTmpfile, Parent: d.Ino, Mode: typ | 0o600}, syscall.EINVAL)
+	}
+
+	// Linked, it is an ordinary file: nlink 1, no longer an orphan.
+	h.fails(t, meta.Cmd{Op: meta.OpLink, Ino: tf.Ino, Parent: root, Name: "file"}, syscall.EEXIST)
+	res = h.ok(t, meta.Cmd{Op: meta.OpLink, Ino: tf.Ino, Parent: root, Name: "named"})
+	if res.Attr.Nlink != 1 || res.Attr.Ino != tf.Ino || res.Attr.Ctime != h.now || res.Attr.Size != 20 || len(res.Orphans) != 0 {
+		t.Errorf("link of tmpfile = %+v %+v", res, res.Attr)
+	}
+	if a := h.lookup(t, root, "named"); a != *res.Attr {
+		t.Errorf("lookup = %+v", a)
+	}
+	if o, _ := h.f.Orphans(ctx); slices.Contains(o, tf.Ino) {
+		t.Errorf("still an orphan after link: %v", o)
+	}
+	if c := h.chunks(t, tf.Ino); len(c) != 2 {
+		t.Errorf("chunks = %+v", c)
+	}
+	// Reclaim leaves a linked inode alone.
+	h.ok(t, meta.Cmd{Op: meta.OpReclaim, Ino: tf.Ino})
+	h.attr(t, tf.Ino)
+
+	// Once unlinked again it is an ordinary orphan, which Link refuses.
+	res = h.ok(t, meta.Cmd{Op: meta.OpUnlink, Parent: root, Name: "named"})
+	if !slices.Equal(res.Orphans, []meta.Ino{tf.Ino}) {
+		t.Errorf("unlink orphans = %v", res.Orphans)
+	}
+	h.fails(t, meta.Cmd{Op: meta.OpLink, Ino: tf.Ino, Parent: root, Name: "again"}, syscall.ENOENT)
+	// As does a plain file unlinked.
+	h.ok(t, meta.Cmd{Op: meta.OpUnlink, Parent: root, Name: "file"})
+	h.fails(t, meta.Cmd{Op: meta.OpLink, Ino: file.Ino, Parent: root, Name: "again"}, syscall.ENOENT)
+
+	// A tmpfile never linked is reclaimed like any orphan.
+	u := *h.ok(t, meta.Cmd{Op: meta.OpTmpfile, Parent: d.Ino, Mode: sIFREG | 0o600}).Attr
+	h.commit(t, u.Ino, cs, ref(0, 3, cs))
+	st := h.stats(t)
+	res = h.ok(t, meta.Cmd{Op: meta.OpReclaim, Ino: u.Ino})
+	wantIDs(t, "freed", res.Freed, chunkID(3))
+	if _, err := h.f.GetAttr(ctx, u.Ino); err != syscall.ENOENT {
+		t.Errorf("getattr after reclaim: %v", err)
+	}
+	if o, _ := h.f.Orphans(ctx); slices.Contains(o, u.Ino) {
+		t.Errorf("orphans after reclaim = %v", o)
+	}
+	if s := h.stats(t); s.Inodes != st.Inodes-1 || s.DataBytes != st.DataBytes-cs {
+		t.Errorf("stats %+v -> %+v", st, s)
+	}
+	h.fails(t, meta.Cmd{Op: meta.OpLink, Ino: u.Ino, Parent: root, Name: "late"}, syscall.ENOENT)
+
+	// The tmpfile mark survives a snapshot (and so a restart).
+	v := *h.ok(t, meta.Cmd{Op: meta.OpTmpfile, Parent: d.Ino, Mode: sIFREG | 0o600}).Attr
+	r := newHarness(t, open)
+	if err := r.f.Restore(bytes.NewReader(snapshot(t, h.f))); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	r.now = h.now
+	if a := *r.ok(t, meta.Cmd{Op: meta.OpLink, Ino: v.Ino, Parent: root, Name: "restored"}).Attr; a.Nlink != 1 {
+		t.Errorf("link after restore = %+v", a)
 	}
 }
 
@@ -580,11 +749,20 @@ func testRename(t *testing.T, open Opener) {
 		in := h.tree(t, "a/", "a/d/", "a/d/f", "b/", "b/e/")
 		before := h.stats(t)
 		res := h.ok(t, rename(in["a"], "d", in["b"], "e", 0))
-		if len(res.Orphans) != 0 {
+		if !slices.Equal(res.Orphans, []meta.Ino{in["b/e"]}) {
 			t.Errorf("orphans = %v", res.Orphans)
 		}
+		// The replaced directory is an orphan, as rmdir makes one.
+		if a := h.attr(t, in["b/e"]); a.Nlink != 0 || !a.IsDir() || a.Ctime != h.now {
+			t.Errorf("replaced dir = %+v", a)
+		}
+		h.fails(t, meta.Cmd{Op: meta.OpCreate, Parent: in["b/e"], Name: "x", Mode: sIFREG | 0o644}, syscall.ENOENT)
+		if s := h.stats(t); s.Inodes != before.Inodes {
+			t.Errorf("inodes %d -> %d", before.Inodes, s.Inodes)
+		}
+		h.ok(t, meta.Cmd{Op: meta.OpReclaim, Ino: in["b/e"]})
 		if _, err := h.f.GetAttr(ctx, in["b/e"]); err != syscall.ENOENT {
-			t.Errorf("replaced dir: %v", err)
+			t.Errorf("replaced dir after reclaim: %v", err)
 		}
 		if s := h.stats(t); s.Inodes != before.Inodes-1 {
 			t.Errorf("inodes %d -> %d", before.Inodes, s.Inodes)

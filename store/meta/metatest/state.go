@@ -125,7 +125,7 @@ func record(t testing.TB, h *harness, seed uint64, n int) ([]meta.Cmd, []*meta.R
 	}
 	for range n {
 		var c meta.Cmd
-		switch r.IntN(16) {
+		switch r.IntN(17) {
 		case 0, 1:
 			c = meta.Cmd{Op: meta.OpMkdir, Parent: pick(dirs), Name: name(), Mode: uint32(r.IntN(0o7777)), Uid: 1, Gid: uint32(r.IntN(3))}
 		case 2, 3, 4:
@@ -164,6 +164,8 @@ func record(t testing.TB, h *harness, seed uint64, n int) ([]meta.Cmd, []*meta.R
 			} else {
 				c = meta.Cmd{Op: meta.OpReclaim, Ino: orphans[0]}
 			}
+		case 16:
+			c = meta.Cmd{Op: meta.OpTmpfile, Parent: pick(dirs), Mode: sIFREG | 0o600, Uid: 1, Gid: uint32(r.IntN(3))}
 		}
 		res := h.apply(t, c)
 		c.Now = h.now
@@ -173,7 +175,7 @@ func record(t testing.TB, h *harness, seed uint64, n int) ([]meta.Cmd, []*meta.R
 			switch c.Op {
 			case meta.OpMkdir:
 				dirs = append(dirs, res.Attr.Ino)
-			case meta.OpCreate:
+			case meta.OpCreate, meta.OpTmpfile:
 				files = append(files, res.Attr.Ino)
 			}
 		}

@@ -1,0 +1,10 @@
+package main
+
+import (
+	"os"
+	"testing"
+
+	"github.com/dfsproject/dfs/fs/fstest"
+)
+
+func TestMain(m *testing.M) { os.Exit(fstest.Main(m)) }

@@ -1,0 +1,10 @@
+package fs_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/dfsproject/dfs/fs/fstest"
+)
+
+func TestMain(m *testing.M) { os.Exit(fstest.Main(m)) }
