@@ -9,7 +9,7 @@ BIN     := bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 # Packages whose tests are cheap enough to run under the race detector.
-RACE_PKGS := ./store/... ./fs/vfs/... ./alerts/...
+RACE_PKGS := ./store/... ./fs/vfs/... ./alerts/... ./cluster/...
 
 .PHONY: all build run test test-short lint deps deps-fuse deps-minio clean
 
