@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/dfsproject/dfs/cluster"
 )
 
 func TestRun(t *testing.T) {
@@ -16,6 +18,7 @@ func TestRun(t *testing.T) {
 		{[]string{"help"}, 0, "Usage: dfsctl", ""},
 		{nil, 2, "", "Usage: dfsctl"},
 		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{[]string{"keygen", "extra"}, 2, "", "keygen takes no arguments"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(tc.args, &out, &errOut)
@@ -23,5 +26,24 @@ func TestRun(t *testing.T) {
 			t.Errorf("run(%q) = %d, stdout %q, stderr %q; want %d, %q, %q",
 				tc.args, code, out.String(), errOut.String(), tc.code, tc.out, tc.errOut)
 		}
+	}
+}
+
+func TestKeygen(t *testing.T) {
+	var keys []string
+	for i := 0; i < 2; i++ {
+		var out, errOut bytes.Buffer
+		if code := run([]string{"keygen"}, &out, &errOut); code != 0 {
+			t.Fatalf("keygen exit %d: %s", code, errOut.String())
+		}
+		line := strings.TrimSpace(out.String())
+		key, err := cluster.DecodeKey(line)
+		if err != nil || len(key) != 32 {
+			t.Fatalf("keygen printed %q: %v, %d bytes; want a 32-byte key", line, err, len(key))
+		}
+		keys = append(keys, line)
+	}
+	if keys[0] == keys[1] {
+		t.Fatalf("two keygen runs printed the same key %q", keys[0])
 	}
 }
