@@ -117,6 +117,28 @@ func (s *ChunkStore) isClosed() bool {
 	return s.closed
 }
 
+// readChunk reads a whole chunk object, at most MaxChunkSize+1 bytes (one
+// more than a chunk may hold, so an oversized object is noticed). A reader
+// that knows its size (the directory backend's) is read into a buffer of
+// exactly that size: io.ReadAll would grow one by doubling and leave about
+// twice the chunk in garbage on every read.
+func readChunk(r io.Reader) ([]byte, error) {
+	if sz, ok := r.(interface{ Size() int64 }); ok {
+		if n := sz.Size(); n >= 0 && n <= MaxChunkSize {
+			buf := make([]byte, n+1) // +1: a longer object shows as n+1 bytes
+			got, err := io.ReadFull(r, buf)
+			switch err {
+			case io.ErrUnexpectedEOF, io.EOF:
+				return buf[:got], nil // shorter than announced: Verify decides
+			case nil:
+				return buf, nil // longer than announced: Verify fails it
+			}
+			return nil, err
+		}
+	}
+	return io.ReadAll(io.LimitReader(r, MaxChunkSize+1))
+}
+
 // Put stores data as a chunk and returns its ID. A chunk the backend holds
 // already (same key, same size) is not uploaded again. data is not retained:
 // the caller may reuse it once Put returns. Written chunks are not put in
@@ -233,7 +255,7 @@ func (s *ChunkStore) load(ctx context.Context, id ChunkID) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get chunk %s: %w", id, s.closedErr(err))
 	}
-	data, err := io.ReadAll(io.LimitReader(rc, MaxChunkSize+1))
+	data, err := readChunk(rc)
 	rc.Close()
 	if err != nil {
 		return nil, fmt.Errorf("get chunk %s: reading: %w", id, s.closedErr(err))

@@ -48,7 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// tables) near its budget instead of doubling before each GC; GOMEMLIMIT
 	// in the environment wins.
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(cfg.memCache + cfg.maxDirty + 160<<20)
+		debug.SetMemoryLimit(cfg.memCache + cfg.maxDirty + 96<<20)
 	}
 	// The kernel applies the caller's umask before FUSE sees a mode; a
 	// second one here would strip bits the user asked for.
