@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/dfsproject/dfs/fs/fstest"
 )
@@ -160,4 +161,52 @@ func TestCorruptChunk(t *testing.T) {
 	if !strings.Contains(d.Log(), "corrupt") {
 		t.Errorf("daemon log does not mention the corrupt chunk")
 	}
+}
+
+// TestFullBackend puts the chunks on an 8 MiB tmpfs: a write that does not
+// fit fails with ENOSPC at close, commits nothing (the file keeps its last
+// committed version), and space freed later can be used again.
+func TestFullBackend(t *testing.T) {
+	fstest.RequireFUSE(t)
+	backendDir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", backendDir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs for the backend: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", backendDir).Run() })
+	d := fstest.Start(t, fstest.Options{Backend: "dir://" + backendDir, Args: []string{"--gc-grace", "0s"}})
+	mnt := d.Mountpoint
+	src := t.TempDir()
+	old := randomFile(t, filepath.Join(src, "old"), 2<<20)
+	randomFile(t, filepath.Join(src, "huge"), 20<<20)
+	sh(t, mnt, "cp "+src+"/old f")
+
+	// Overwrite f with 20 MiB: the backend fills up, close reports ENOSPC.
+	cmd := exec.Command("cp", src+"/huge", "f")
+	cmd.Dir = mnt
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "No space left on device") {
+		t.Fatalf("cp of 20 MiB onto an 8 MiB backend: err %v, output %q; want ENOSPC", err, out)
+	}
+	// cp truncated f before writing (O_TRUNC commits size 0 at once, as on
+	// ext4), but none of the 20 MiB that did not fit was committed.
+	// The kernel's attribute cache may show the size of the failed
+	// writes for up to --attr-timeout.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := os.Stat(filepath.Join(mnt, "f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Size() == 0 || st.Size() == int64(len(old)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after ENOSPC f has %d bytes: a partial write was committed", st.Size())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Writing a file that fits works again once the failed data is gone.
+	sh(t, mnt, "rm -f f && cp "+src+"/old g && cmp "+src+"/old g")
+	d.Restart(t)
+	sh(t, mnt, "cmp "+src+"/old g && test ! -e f")
 }
