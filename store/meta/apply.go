@@ -133,15 +133,7 @@ func (a *applier) count(n int) error {
 
 // get returns a copy of key's value.
 func (a *applier) get(key []byte) ([]byte, bool, error) {
-	item, err := a.txn.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	v, err := item.ValueCopy(nil)
-	return v, err == nil, err
+	return getValue(a.txn, key)
 }
 
 func (a *applier) has(key []byte) (bool, error) {
