@@ -11,7 +11,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Packages whose tests are cheap enough to run under the race detector.
 RACE_PKGS := ./store/... ./fs/vfs/... ./alerts/... ./cluster/...
 
-.PHONY: all build run test test-short lint deps deps-fuse deps-minio clean
+.PHONY: all build run test test-short lint deps deps-fuse deps-minio deps-net clean
 
 all: build
 
@@ -26,7 +26,7 @@ run: build deps-fuse
 	$(BIN)/dfsd --data ./data --mount ./mnt
 
 test: deps build
-	DFS_TEST_DFSD=$(CURDIR)/$(BIN)/dfsd DFS_REQUIRE_S3=1 MINIO=$(MINIO) \
+	DFS_TEST_DFSD=$(CURDIR)/$(BIN)/dfsd DFS_TEST_DFSCTL=$(CURDIR)/$(BIN)/dfsctl DFS_REQUIRE_S3=1 MINIO=$(MINIO) \
 		.ci/with-minio $(GO) test -count=1 -timeout 25m ./...
 	DFS_REQUIRE_S3=1 MINIO=$(MINIO) \
 		.ci/with-minio $(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
@@ -41,13 +41,19 @@ lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) run $(STATICCHECK) ./...
 
-deps: deps-fuse deps-minio
+deps: deps-fuse deps-minio deps-net
 
 deps-fuse:
 	@command -v fusermount3 >/dev/null || { \
 		echo "installing fuse3"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fuse3 >/dev/null; }
 	@test -e /dev/fuse || { echo "no /dev/fuse on this machine: FUSE mounts cannot work"; exit 1; }
+
+# Partition tests cut a node off inside a network namespace with iptables.
+deps-net:
+	@command -v iptables >/dev/null && command -v ip >/dev/null || { \
+		echo "installing iptables and iproute2"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables iproute2 >/dev/null; }
 
 deps-minio:
 	@test -x $(MINIO) || { \

@@ -74,6 +74,12 @@ type Config struct {
 	EventBuffer int
 	// Retention is how long dead and left members stay in the view.
 	Retention time.Duration
+	// ReconnectInterval is how often Run tries to join again the members
+	// that are dead (a crash or a partition: memberlist never probes a
+	// dead member again, so two sides of a healed partition would stay
+	// apart) and, when this node is alone, the Join addresses. Zero
+	// disables it.
+	ReconnectInterval time.Duration
 
 	// Usage, when set, is called every UsageInterval by Run to refresh
 	// capacity and used bytes (for example from the storage backend).
@@ -112,6 +118,7 @@ func DefaultConfig() Config {
 		PollInterval:            time.Second,
 		EventBuffer:             1024,
 		Retention:               24 * time.Hour,
+		ReconnectInterval:       10 * time.Second,
 		UsageInterval:           30 * time.Second,
 	}
 }
@@ -138,6 +145,7 @@ func DefaultTestConfig() Config {
 	c.BroadcastTimeout = 2 * time.Second
 	c.PollInterval = 200 * time.Millisecond
 	c.Retention = time.Hour
+	c.ReconnectInterval = 500 * time.Millisecond
 	c.UsageInterval = time.Second
 	return c
 }
@@ -198,6 +206,9 @@ func (c *Config) Validate() error {
 		if d.d <= 0 {
 			return fmt.Errorf("%s must be positive", d.name)
 		}
+	}
+	if c.ReconnectInterval < 0 {
+		return errors.New("reconnect interval must not be negative")
 	}
 	if c.ProbeTimeout >= c.ProbeInterval {
 		return errors.New("probe timeout must be shorter than the probe interval")

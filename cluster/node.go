@@ -235,6 +235,12 @@ func (n *Node) Run(ctx context.Context) error {
 		tick = t.C
 		n.refreshUsage()
 	}
+	var reconnect <-chan time.Time
+	if n.cfg.ReconnectInterval > 0 {
+		t := time.NewTicker(n.cfg.ReconnectInterval)
+		defer t.Stop()
+		reconnect = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -243,8 +249,48 @@ func (n *Node) Run(ctx context.Context) error {
 			return nil
 		case <-tick:
 			n.refreshUsage()
+		case <-reconnect:
+			n.reconnect()
 		}
 	}
+}
+
+// reconnect tries to join the dead members again, and the Join addresses
+// when this node is alone. memberlist stops probing a member once it is
+// dead, so after a partition heals each side would go on believing the
+// other dead; a successful push/pull with any member of the other side
+// merges the two views again (the refuted members raise their
+// incarnation and are alive everywhere). A join attempt is bounded by
+// TCPTimeout per address; failures are expected while a node is really
+// down and are logged at debug level only.
+func (n *Node) reconnect() {
+	var addrs []string
+	alone := true
+	n.viewMu.RLock()
+	for _, m := range n.view {
+		switch {
+		case m.Local:
+		case m.State == MemberDead && m.Addr != "":
+			addrs = append(addrs, m.Addr)
+		case m.State == MemberAlive || m.State == MemberSuspect:
+			alone = false
+		}
+	}
+	n.viewMu.RUnlock()
+	if alone {
+		addrs = append(addrs, n.cfg.Join...)
+	}
+	if len(addrs) == 0 {
+		return
+	}
+	slices.Sort(addrs)
+	addrs = slices.Compact(addrs)
+	contacted, err := n.ml.Join(addrs)
+	if err != nil {
+		n.log.Debug("reconnect attempt failed", "addrs", strings.Join(addrs, ","), "err", oneLine(err))
+		return
+	}
+	n.log.Debug("reconnected", "addrs", strings.Join(addrs, ","), "contacted", contacted)
 }
 
 func (n *Node) refreshUsage() {

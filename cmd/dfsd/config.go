@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,34 @@ type config struct {
 	allowOther   bool
 	showVersion  bool
 	pprofAddr    string
+
+	// Cluster membership, peer API and alerts.
+	nodeName      string
+	gossipAddr    string
+	advertise     string
+	httpAddr      string
+	join          listFlag
+	zone          string
+	capacity      int64
+	keyFile       string
+	webhooks      listFlag
+	clusterName   string
+	gossipProfile string
+}
+
+// listFlag is a repeatable flag; each value may also hold several items
+// separated by commas.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(s string) error {
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			*l = append(*l, item)
+		}
+	}
+	return nil
 }
 
 // byteSize is a flag.Value accepting 4194304, 4MiB, 64KiB, 1GiB, 512M ...
@@ -121,6 +150,20 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.allowOther, "allow-other", true, "let users other than the mounting one use the mount")
 	fs.StringVar(&c.pprofAddr, "pprof", "", "serve Go profiles (net/http/pprof) on this loopback HOST:PORT")
 	fs.BoolVar(&c.showVersion, "version", false, "print the version and exit")
+
+	host, _ := os.Hostname()
+	fs.StringVar(&c.nodeName, "name", host, "this node's name in the cluster: 1-64 of A-Z a-z 0-9 . _ -")
+	fs.StringVar(&c.gossipAddr, "addr", "0.0.0.0:7946", "gossip listen address IP:PORT (UDP and TCP)")
+	fs.StringVar(&c.advertise, "advertise", "", "gossip address IP:PORT other nodes use (default: the --addr IP, or a private IP of this host)")
+	fs.StringVar(&c.httpAddr, "http-addr", ":7948", "peer API and status listen address HOST:PORT")
+	fs.Var(&c.join, "join", "gossip address HOST:PORT of a cluster member to join (repeatable or comma-separated)")
+	fs.StringVar(&c.zone, "zone", "", "failure domain (rack, room) of this node, for placement")
+	fs.Var(byteSize{&c.capacity}, "capacity", "storage this node offers (default: what the backend reports)")
+	fs.StringVar(&c.keyFile, "cluster-key-file", "", "file holding the cluster key (dfsctl keygen); required to join or be joined")
+	fs.Var(&c.webhooks, "alert-webhook", "URL that receives cluster-wide alerts as signed JSON (repeatable)")
+	fs.StringVar(&c.clusterName, "cluster-name", "dfs", "the cluster's name, shown in status and alerts")
+	fs.StringVar(&c.gossipProfile, "gossip-profile", "lan", "failure-detection timings: lan (a dead node is noticed in about 6s) or\n"+
+		"test (about 1s; for many nodes on one host)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -152,6 +195,17 @@ func (c *config) validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("--log-format %q: must be text or json", c.logFormat)
+	}
+	switch c.gossipProfile {
+	case "lan", "test":
+	default:
+		return fmt.Errorf("--gossip-profile %q: must be lan or test", c.gossipProfile)
+	}
+	if c.keyFile == "" && len(c.join) > 0 {
+		return errors.New("--join needs --cluster-key-file: a cluster of more than one node must encrypt its gossip and sign its peer requests (create a key with dfsctl keygen)")
+	}
+	if c.keyFile == "" && len(c.webhooks) > 0 {
+		return errors.New("--alert-webhook needs --cluster-key-file: webhook bodies are signed with a key derived from it")
 	}
 	switch c.logLevel {
 	case "debug", "info", "warn", "error":

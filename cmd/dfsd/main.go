@@ -165,12 +165,22 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 		}
 		defer stopPprof()
 	}
-	logger.Info("dfsd started", "version", version, "data", dataDir, "backend", spec.Redacted(),
+	// A part that cannot go on (the cluster refused our key) ends the
+	// daemon as a signal would, and its error becomes dfsd's.
+	ctx, fail := context.WithCancelCause(ctx)
+	defer fail(nil)
+	n, err := startNode(cfg, dataDir, backend, logger, fail)
+	if err != nil {
+		closeVFS(v, logger)
+		return err
+	}
+	defer n.close()
+	logger.Info("dfsd started", "version", version, "name", cfg.nodeName, "data", dataDir, "backend", spec.Redacted(),
 		"chunk_size", ff.ChunkSize, "mount", mountpoint)
 
 	if mountpoint == "" {
 		<-ctx.Done()
-		return closeVFS(v, logger)
+		return stopErr(ctx, closeVFS(v, logger))
 	}
 	fcfg := fs.DefaultConfig()
 	fcfg.EntryTimeout = cfg.entryTimeout
@@ -194,7 +204,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 	}()
 	select {
 	case <-ctx.Done():
-		logger.Info("signal received: unmounting", "mountpoint", mountpoint)
+		logger.Info("stopping: unmounting", "mountpoint", mountpoint, "cause", context.Cause(ctx))
 		if err := m.Unmount(); err != nil {
 			logger.Warn("unmount", "mountpoint", mountpoint, "err", err)
 		}
@@ -202,7 +212,15 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 	case <-served:
 		logger.Info("unmounted from outside", "mountpoint", mountpoint)
 	}
-	return closeVFS(v, logger)
+	return stopErr(ctx, closeVFS(v, logger))
+}
+
+// stopErr is the error dfsd exits with: what made a part fail, else err.
+func stopErr(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return err
 }
 
 // closeVFS flushes every open file before the metadata store closes.

@@ -2,16 +2,18 @@ package fstest
 
 import (
 	"bytes"
-	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/dfsproject/dfs/cluster/control"
 	"github.com/dfsproject/dfs/fs"
 	"github.com/dfsproject/dfs/store/s3test"
 )
@@ -28,6 +30,13 @@ type Options struct {
 	// DataDir and Mountpoint, when set, are used instead of fresh
 	// temporary directories (to restart a filesystem in a new daemon).
 	DataDir, Mountpoint string
+	// NoMount starts the daemon without --mount; it is ready when its
+	// control socket answers.
+	NoMount bool
+	// Wrap is a command the daemon runs under, such as
+	// {"ip", "netns", "exec", "ns1"}; it must exec dfsd (so that its
+	// process is dfsd's, for Kill9).
+	Wrap []string
 }
 
 // Daemon is one dfsd subprocess serving a mount.
@@ -50,7 +59,7 @@ func Start(t testing.TB, opts Options) *Daemon {
 	if opts.DataDir == "" {
 		opts.DataDir = t.TempDir()
 	}
-	if opts.Mountpoint == "" {
+	if opts.Mountpoint == "" && !opts.NoMount {
 		opts.Mountpoint = filepath.Join(t.TempDir(), "mnt")
 		if err := os.Mkdir(opts.Mountpoint, 0o755); err != nil {
 			t.Fatal(err)
@@ -79,7 +88,10 @@ func RequireFUSE(t testing.TB) {
 
 // Args returns dfsd's full command line for these options.
 func (d *Daemon) Args() []string {
-	args := []string{"--data", d.DataDir, "--mount", d.Mountpoint, "--log-level", "debug"}
+	args := []string{"--data", d.DataDir, "--log-level", "debug"}
+	if !d.opts.NoMount {
+		args = append(args, "--mount", d.Mountpoint)
+	}
 	if d.opts.Backend != "" {
 		args = append(args, "--backend", d.opts.Backend)
 	}
@@ -89,7 +101,8 @@ func (d *Daemon) Args() []string {
 func (d *Daemon) start(t testing.TB) {
 	t.Helper()
 	d.log = &syncBuffer{}
-	d.cmd = exec.Command(Binary(t), d.Args()...)
+	argv := append(slices.Clone(d.opts.Wrap), Binary(t))
+	d.cmd = exec.Command(argv[0], append(argv[1:], d.Args()...)...)
 	d.cmd.Env = append(os.Environ(), d.opts.Env...)
 	d.cmd.Stdout = d.log
 	d.cmd.Stderr = d.log
@@ -104,20 +117,39 @@ func (d *Daemon) start(t testing.TB) {
 	}(d.cmd, d.done)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if ok, _ := fs.IsMounted(d.Mountpoint); ok {
+		if d.ready() {
 			return
 		}
 		select {
 		case <-d.done:
-			t.Fatalf("dfsd exited before mounting (%v):\n%s", d.cmd.ProcessState, d.log.String())
+			t.Fatalf("dfsd exited before it was ready (%v):\n%s", d.cmd.ProcessState, d.log.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("dfsd did not mount %s within 30s:\n%s", d.Mountpoint, d.log.String())
+			t.Fatalf("dfsd was not ready (mounted, control socket answering) within 30s:\n%s", d.log.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// ready reports whether the daemon serves its mount (if any) and answers
+// on its control socket.
+func (d *Daemon) ready() bool {
+	if !d.opts.NoMount {
+		if ok, _ := fs.IsMounted(d.Mountpoint); !ok {
+			return false
+		}
+	}
+	c, err := net.DialTimeout("unix", control.SocketPath(d.DataDir), time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// Running reports whether the daemon process is running.
+func (d *Daemon) Running() bool { return d.cmd != nil }
 
 // Log returns what the daemon has printed so far.
 func (d *Daemon) Log() string { return d.log.String() }
@@ -141,7 +173,7 @@ func (d *Daemon) Stop(t testing.TB) {
 	if !state.Success() {
 		t.Errorf("dfsd exited with %v after SIGTERM:\n%s", state, d.log.String())
 	}
-	if m, _ := fs.IsMounted(d.Mountpoint); m {
+	if m, _ := fs.IsMounted(d.Mountpoint); m && d.Mountpoint != "" {
 		t.Errorf("%s still mounted after dfsd stopped", d.Mountpoint)
 		unmount(d.Mountpoint)
 	}
@@ -196,6 +228,9 @@ func (d *Daemon) cleanup(t testing.TB) {
 // unmount makes sure nothing is mounted at dir: fusermount3 -u, then a
 // lazy umount.
 func unmount(dir string) {
+	if dir == "" {
+		return
+	}
 	for i := 0; i < 3; i++ {
 		if m, _ := fs.IsMounted(dir); !m {
 			return
@@ -209,19 +244,19 @@ func unmount(dir string) {
 }
 
 var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
+	buildMu  sync.Mutex
+	built    = map[string]string{} // command name → binary path
+	buildDir string
 )
 
-// Main runs a package's tests and then removes the dfsd binary Binary
-// built, if any. Use it from TestMain:
+// Main runs a package's tests and then removes the binaries Binary and
+// Dfsctl built, if any. Use it from TestMain:
 //
 //	func TestMain(m *testing.M) { os.Exit(fstest.Main(m)) }
 func Main(m *testing.M) int {
 	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
 	}
 	return code
 }
@@ -231,25 +266,40 @@ func Main(m *testing.M) int {
 // process.
 func Binary(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv("DFS_TEST_DFSD"); p != "" {
+	return command(t, "dfsd", "DFS_TEST_DFSD")
+}
+
+// Dfsctl returns the path of a dfsctl binary: $DFS_TEST_DFSCTL if set,
+// else one built once per test process.
+func Dfsctl(t testing.TB) string {
+	t.Helper()
+	return command(t, "dfsctl", "DFS_TEST_DFSCTL")
+}
+
+func command(t testing.TB, name, env string) string {
+	t.Helper()
+	if p := os.Getenv(env); p != "" {
 		return p
 	}
-	buildOnce.Do(func() {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p := built[name]; p != "" {
+		return p
+	}
+	if buildDir == "" {
 		dir, err := os.MkdirTemp("", "dfstest-bin-")
 		if err != nil {
-			buildErr = err
-			return
+			t.Fatal(err)
 		}
-		binPath = filepath.Join(dir, "dfsd")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/dfsproject/dfs/cmd/dfsd").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build dfsd: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+		buildDir = dir
 	}
-	return binPath
+	p := filepath.Join(buildDir, name)
+	out, err := exec.Command("go", "build", "-o", p, "github.com/dfsproject/dfs/cmd/"+name).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build %s: %v\n%s", name, err, out)
+	}
+	built[name] = p
+	return p
 }
 
 // MinIOBackend returns a --backend URL for a fresh bucket on the test
