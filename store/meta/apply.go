@@ -119,6 +119,9 @@ func (a *applier) finish(index uint64, prior []store.ChunkID) error {
 			a.res.Freed = append(a.res.Freed, id)
 		}
 	}
+	if a.cmd.ReqID != (ReqID{}) {
+		return rememberRequest(a.txn, index, a.f.reqWindow, a.cmd.ReqID, &a.res)
+	}
 	return nil
 }
 

@@ -9,8 +9,9 @@ import (
 	"github.com/dfsproject/dfs/store"
 )
 
-// cmdVersion is the first byte of an encoded Cmd.
-const cmdVersion = 1
+// cmdVersion is the first byte of an encoded Cmd. Version 2 appended
+// ReqID; version 1 commands (without it) still decode.
+const cmdVersion = 2
 
 // Flag bits of the encoded Cmd's booleans.
 const (
@@ -77,6 +78,7 @@ func Encode(cmd *Cmd) ([]byte, error) {
 	for _, id := range cmd.ChunkIDs {
 		b = append(b, id[:]...)
 	}
+	b = append(b, cmd.ReqID[:]...)
 	return b, nil
 }
 
@@ -90,7 +92,8 @@ func appendBytes(b, s []byte) []byte {
 // wrapping ErrBadCommand; it never panics.
 func Decode(data []byte) (*Cmd, error) {
 	d := decoder{b: data}
-	if v := d.byte(); v != cmdVersion {
+	v := d.byte()
+	if v != 1 && v != cmdVersion {
 		if d.err != nil {
 			return nil, d.err
 		}
@@ -141,6 +144,9 @@ func Decode(data []byte) (*Cmd, error) {
 		for i := range cmd.ChunkIDs {
 			copy(cmd.ChunkIDs[i][:], d.take(32))
 		}
+	}
+	if v >= 2 {
+		copy(cmd.ReqID[:], d.take(len(cmd.ReqID)))
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail(fmt.Sprintf("%d trailing bytes", len(d.b)))

@@ -59,6 +59,9 @@ type FSM struct {
 
 	// maxTxnOps is the split threshold (tests lower it).
 	maxTxnOps int
+	// reqWindow is how many entries a ReqID is remembered for
+	// (RequestWindow; tests lower it).
+	reqWindow uint64
 	// splitHook, when set (tests), runs before each commit of a split
 	// command's partial transactions; an error aborts the command there,
 	// as a crash would.
@@ -86,7 +89,7 @@ func Open(cfg Config) (*FSM, error) {
 		}
 		return nil, fmt.Errorf("meta: open badger in %s: %w", cfg.Dir, err)
 	}
-	f := &FSM{cfg: cfg, log: log, db: db, maxTxnOps: defaultMaxTxnOps}
+	f := &FSM{cfg: cfg, log: log, db: db, maxTxnOps: defaultMaxTxnOps, reqWindow: RequestWindow}
 	st, err := f.bootstrap()
 	if err != nil {
 		db.Close()
@@ -257,6 +260,16 @@ func (f *FSM) apply(index uint64, data []byte) (*Result, error) {
 		f.log.Warn("meta: undecodable command", "index", index, "err", err)
 		cmd = &Cmd{Op: OpInvalid}
 	}
+	if cmd.ReqID != (ReqID{}) {
+		prev, err := f.replayedRequest(index, cmd.ReqID)
+		if err != nil {
+			return nil, fmt.Errorf("meta: apply %v at %d: %w", cmd.Op, index, err)
+		}
+		if prev != nil {
+			f.applied.Store(index)
+			return prev, nil
+		}
+	}
 	res, err := f.applyCmd(index, cmd)
 	if err != nil {
 		return nil, fmt.Errorf("meta: apply %v at %d: %w", cmd.Op, index, err)
@@ -311,6 +324,11 @@ func (f *FSM) applyFinal(index uint64, cmd *Cmd, prior []store.ChunkID, skipSlot
 				return fmt.Errorf("load stats: %w", err)
 			}
 			st.Applied = index
+			if cmd.ReqID != (ReqID{}) {
+				if err := rememberRequest(txn, index, f.reqWindow, cmd.ReqID, res); err != nil {
+					return err
+				}
+			}
 			return txn.Set(keyStats, encodeState(&st))
 		})
 	}

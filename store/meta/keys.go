@@ -20,6 +20,8 @@ import (
 //	'r' id                       chunk reference count and zero-since time
 //	'z' since id                 zero-reference index (since is sign-flipped)
 //	'o' ino                      orphan marker (nlink 0, awaiting OpReclaim)
+//	'q' reqid                    a request's applied index and Result (dedupe.go)
+//	'Q' index reqid              the same requests by index, for pruning
 const (
 	pfxStats  = 'S'
 	pfxInode  = 'i'
@@ -29,6 +31,8 @@ const (
 	pfxRef    = 'r'
 	pfxZero   = 'z'
 	pfxOrphan = 'o'
+	pfxReq    = 'q'
+	pfxReqAge = 'Q'
 )
 
 var keyStats = []byte{pfxStats}
@@ -119,6 +123,10 @@ func validKey(k []byte) bool {
 		return len(k) == 33
 	case pfxZero:
 		return len(k) == 41
+	case pfxReq:
+		return len(k) == 17
+	case pfxReqAge:
+		return len(k) == 25
 	}
 	return false
 }

@@ -148,7 +148,22 @@ type Cmd struct {
 	// OpForgetChunks: chunks whose zero-reference records are removed
 	// (those whose reference count is still 0; others are left alone).
 	ChunkIDs []store.ChunkID `json:"chunkids,omitempty"`
+
+	// ReqID, when not zero, names the request this command carries, so
+	// that a proposer may retry it (after a leader change or a lost
+	// answer) without applying it twice: Apply remembers the Result of
+	// each ReqID for the last RequestWindow entries and answers a command
+	// whose ReqID it has seen with that Result, changing nothing. A
+	// retried create thus never fails with EEXIST because its first try
+	// succeeded.
+	ReqID ReqID `json:"reqid,omitzero"`
 }
+
+// ReqID is a request's random identity (see Cmd.ReqID).
+type ReqID [16]byte
+
+// RequestWindow is how many log entries a ReqID is remembered for.
+const RequestWindow = 1 << 17
 
 // Result is what Apply returns for a command. Errno is 0 on success, else
 // the POSIX error (EEXIST, ENOENT, ENOTEMPTY, ENOTDIR, EISDIR, EINVAL,

@@ -1,0 +1,109 @@
+package meta
+
+import (
+	"bytes"
+	"reflect"
+	"syscall"
+	"testing"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+func mustEncode(t *testing.T, cmd *Cmd) []byte {
+	t.Helper()
+	b, err := Encode(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestRequestApplyOnce: a command retried with the same ReqID is answered
+// with its first Result and changes nothing; after the window it is
+// forgotten; the records survive a snapshot.
+func TestRequestApplyOnce(t *testing.T) {
+	f := testFSM(t, t.TempDir(), 0)
+	f.reqWindow = 8
+	create := &Cmd{Op: OpCreate, Now: 1, Parent: RootIno, Name: "a", Mode: syscall.S_IFREG | 0o644, Excl: true, ReqID: ReqID{1}}
+	first := f.Apply(1, mustEncode(t, create))
+	if first.Errno != 0 || first.Attr == nil {
+		t.Fatalf("first create: %+v", first)
+	}
+	again := f.Apply(2, mustEncode(t, create))
+	if !reflect.DeepEqual(again, first) {
+		t.Fatalf("retried create: %+v; want the first result %+v", again, first)
+	}
+	if got := f.AppliedIndex(); got != 2 {
+		t.Fatalf("applied index %d after the retry; want 2", got)
+	}
+	st, _ := f.Stats(t.Context())
+	if st.Inodes != 2 {
+		t.Fatalf("%d inodes after a create and its retry; want 2 (root and a)", st.Inodes)
+	}
+	other := *create
+	other.ReqID = ReqID{2}
+	if res := f.Apply(3, mustEncode(t, &other)); res.Errno != syscall.EEXIST {
+		t.Fatalf("another request creating a: %v; want EEXIST", res.Errno)
+	}
+	// A failed request is remembered too.
+	if res := f.Apply(4, mustEncode(t, &other)); res.Errno != syscall.EEXIST {
+		t.Fatalf("retry of the failed request: %v; want EEXIST", res.Errno)
+	}
+
+	// The records travel in snapshots.
+	var buf bytes.Buffer
+	if err := f.Snapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	g := testFSM(t, t.TempDir(), 0)
+	if err := g.Restore(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if res := g.Apply(5, mustEncode(t, create)); !reflect.DeepEqual(res, first) {
+		t.Fatalf("retry after a restore: %+v; want %+v", res, first)
+	}
+
+	// Past the window, the request is forgotten: the retry now fails.
+	for i := uint64(5); i < 20; i++ {
+		c := &Cmd{Op: OpMkdir, Now: 1, Parent: RootIno, Name: "d" + string(rune('a'+i)), Mode: syscall.S_IFDIR | 0o755, ReqID: ReqID{byte(i), 9}}
+		if res := f.Apply(i, mustEncode(t, c)); res.Errno != 0 {
+			t.Fatalf("mkdir %d: %v", i, res.Errno)
+		}
+	}
+	if res := f.Apply(20, mustEncode(t, create)); res.Errno != syscall.EEXIST {
+		t.Fatalf("retry after the window: %v; want EEXIST (forgotten)", res.Errno)
+	}
+	var n int
+	f.view(func(txn *badgerTxn) error { n = countPrefix(txn, pfxReq); return nil })
+	if n > 8+pruneBatch {
+		t.Errorf("%d request records kept with a window of 8", n)
+	}
+}
+
+// TestDecodeVersion1: commands encoded before ReqID existed still decode.
+func TestDecodeVersion1(t *testing.T) {
+	cmd := &Cmd{Op: OpMkdir, Now: 5, Parent: RootIno, Name: "x", Mode: syscall.S_IFDIR | 0o755}
+	b := mustEncode(t, cmd)
+	v1 := append([]byte{1}, b[1:len(b)-16]...)
+	got, err := Decode(v1)
+	if err != nil || !reflect.DeepEqual(got, cmd) {
+		t.Fatalf("decode of a version 1 command: %+v, %v; want %+v", got, err, cmd)
+	}
+	if _, err := Decode(append([]byte{2}, b[1:len(b)-1]...)); err == nil {
+		t.Fatal("a version 2 command missing a byte of its ReqID decoded")
+	}
+}
+
+type badgerTxn = badger.Txn
+
+func countPrefix(txn *badger.Txn, pfx byte) int {
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix = []byte{pfx}
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	n := 0
+	for it.Rewind(); it.Valid(); it.Next() {
+		n++
+	}
+	return n
+}
