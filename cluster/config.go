@@ -27,6 +27,10 @@ type Config struct {
 	// gossiped in the node metadata. An empty or unspecified host (":7948",
 	// "0.0.0.0:7948") is replaced by the advertised gossip IP.
 	HTTPAddr string
+	// RaftAddr is this node's Raft address, "host:port", gossiped like
+	// HTTPAddr (an unspecified host is replaced the same way). Empty for a
+	// node that takes no part in Raft.
+	RaftAddr string
 	// Join lists "host:port" addresses of existing members. Empty starts a
 	// new cluster.
 	Join []string
@@ -161,6 +165,14 @@ func (c *Config) Validate() error {
 	if c.AdvertiseAddr != "" {
 		if err := checkIPPort("advertise address", c.AdvertiseAddr, true); err != nil {
 			return err
+		}
+	}
+	if c.RaftAddr != "" {
+		if err := checkHostPort("Raft address", c.RaftAddr, false); err != nil {
+			return err
+		}
+		if len(c.RaftAddr) > maxAddrLen {
+			return fmt.Errorf("Raft address %q must be at most %d bytes", c.RaftAddr, maxAddrLen)
 		}
 	}
 	if err := checkHostPort("HTTP address", c.HTTPAddr, false); err != nil {

@@ -23,7 +23,7 @@
 //
 // Each node gossips a NodeMeta (name, HTTP address, zone, capacity, used
 // bytes, state, software version) in a compact versioned binary encoding
-// of at most 346 bytes (EncodeMeta), so memberlist's 512-byte limit, above
+// of at most 475 bytes (EncodeMeta), so memberlist's 512-byte limit, above
 // which it panics, cannot be reached. DecodeMeta never panics (fuzzed).
 // SetUsage re-gossips only when capacity or used moved more than 1% from
 // the value last gossiped; SetState always does.

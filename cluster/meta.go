@@ -41,10 +41,13 @@ type NodeMeta struct {
 	Used     uint64
 	State    NodeState
 	Version  string
+	// RaftAddr is the node's Raft address, "IP:port" (empty when the node
+	// takes no part in Raft). Added in encoding version 2.
+	RaftAddr string
 }
 
 const (
-	metaVersion = 1
+	metaVersion = 2
 
 	// MetaMaxSize is memberlist's limit on node metadata.
 	MetaMaxSize = 512
@@ -60,14 +63,15 @@ var ErrBadMeta = errors.New("malformed node metadata")
 
 // EncodeMeta encodes m compactly:
 //
-//	version byte (1)
+//	version byte (2)
 //	name, HTTP address, zone: each a length byte and the bytes
 //	capacity, used: uvarints
 //	state byte
 //	software version: a length byte and the bytes
+//	Raft address: a length byte and the bytes (version 2)
 //
-// The field limits (name 64 bytes, HTTP address 128, zone 64, version 64)
-// keep the encoding at most 346 bytes, under memberlist's 512.
+// The field limits (name 64 bytes, addresses 128, zone 64, version 64)
+// keep the encoding at most 475 bytes, under memberlist's 512.
 func EncodeMeta(m NodeMeta) ([]byte, error) {
 	if err := m.check(); err != nil {
 		return nil, err
@@ -81,6 +85,7 @@ func EncodeMeta(m NodeMeta) ([]byte, error) {
 	b = binary.AppendUvarint(b, m.Used)
 	b = append(b, byte(m.State))
 	b = appendString(b, m.Version)
+	b = appendString(b, m.RaftAddr)
 	if len(b) > MetaMaxSize {
 		return nil, fmt.Errorf("node metadata is %d bytes, more than the limit of %d", len(b), MetaMaxSize)
 	}
@@ -93,6 +98,8 @@ func (m NodeMeta) check() error {
 		return fmt.Errorf("node name %q must be 1 to %d bytes of letters, digits, '.', '_' or '-'", m.Name, maxNameLen)
 	case len(m.HTTPAddr) > maxAddrLen || !validText(m.HTTPAddr):
 		return fmt.Errorf("HTTP address %q must be at most %d bytes of printable ASCII", m.HTTPAddr, maxAddrLen)
+	case len(m.RaftAddr) > maxAddrLen || !validText(m.RaftAddr):
+		return fmt.Errorf("Raft address %q must be at most %d bytes of printable ASCII", m.RaftAddr, maxAddrLen)
 	case len(m.Zone) > maxZoneLen || !validText(m.Zone):
 		return fmt.Errorf("zone %q must be at most %d bytes of printable ASCII", m.Zone, maxZoneLen)
 	case len(m.Version) > maxVersionLen || !validText(m.Version):
@@ -120,7 +127,7 @@ func DecodeMeta(b []byte) (NodeMeta, error) {
 	if len(b) > MetaMaxSize {
 		return m, fmt.Errorf("%w: %d bytes", ErrBadMeta, len(b))
 	}
-	if b[0] < metaVersion {
+	if b[0] < 1 {
 		return m, fmt.Errorf("%w: version %d", ErrBadMeta, b[0])
 	}
 	d := decoder{b: b[1:]}
@@ -131,6 +138,9 @@ func DecodeMeta(b []byte) (NodeMeta, error) {
 	m.Used = d.uvarint()
 	m.State = NodeState(d.byte())
 	m.Version = d.string()
+	if b[0] >= 2 {
+		m.RaftAddr = d.string()
+	}
 	if d.err != nil {
 		return NodeMeta{}, fmt.Errorf("%w: %v", ErrBadMeta, d.err)
 	}

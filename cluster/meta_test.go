@@ -15,6 +15,7 @@ func longestMeta() NodeMeta {
 		Used:     ^uint64(0),
 		State:    StateLeaving,
 		Version:  strings.Repeat("v", maxVersionLen),
+		RaftAddr: strings.Repeat("r", maxAddrLen-6) + ":65535",
 	}
 }
 
@@ -100,9 +101,14 @@ func TestDecodeMetaRejects(t *testing.T) {
 		t.Errorf("version 0: err = %v", err)
 	}
 	// A newer version may append fields.
-	v2 := append(append([]byte{2}, good[1:]...), 1, 2, 3)
-	if m, err := DecodeMeta(v2); err != nil || m.Name != "node" {
-		t.Errorf("version 2 with extra fields: %+v, %v", m, err)
+	v3 := append(append([]byte{3}, good[1:]...), 1, 2, 3)
+	if m, err := DecodeMeta(v3); err != nil || m.Name != "node" {
+		t.Errorf("version 3 with extra fields: %+v, %v", m, err)
+	}
+	// Version 1 had no Raft address.
+	v1 := append([]byte{1}, good[1:len(good)-1]...)
+	if m, err := DecodeMeta(v1); err != nil || m.Name != "node" || m.RaftAddr != "" {
+		t.Errorf("version 1: %+v, %v", m, err)
 	}
 	if _, err := DecodeMeta(make([]byte, MetaMaxSize+1)); !errors.Is(err, ErrBadMeta) {
 		t.Errorf("oversized: err = %v", err)

@@ -97,7 +97,9 @@ func New(cfg Config) (*Node, error) {
 	// The HTTP address gossiped must be reachable: fill an unspecified host
 	// with the advertised one (known for sure only after memberlist starts).
 	httpHost, httpPort, _ := net.SplitHostPort(c.HTTPAddr)
-	httpUnspecified := httpHost == "" || net.ParseIP(httpHost) != nil && net.ParseIP(httpHost).IsUnspecified()
+	httpUnspecified := unspecifiedHost(httpHost)
+	raftHost, raftPort, _ := net.SplitHostPort(c.RaftAddr)
+	raftUnspecified := c.RaftAddr != "" && unspecifiedHost(raftHost)
 
 	n.meta = NodeMeta{
 		Name:     c.Name,
@@ -107,6 +109,7 @@ func New(cfg Config) (*Node, error) {
 		Used:     c.Used,
 		State:    StateActive,
 		Version:  c.Version,
+		RaftAddr: c.RaftAddr,
 	}
 	b, err := EncodeMeta(n.meta)
 	if err != nil {
@@ -150,9 +153,14 @@ func New(cfg Config) (*Node, error) {
 	local := ml.LocalNode()
 	n.advAddr = local.Address()
 
-	if httpUnspecified {
+	if httpUnspecified || raftUnspecified {
 		n.metaMu.Lock()
-		n.meta.HTTPAddr = net.JoinHostPort(local.Addr.String(), httpPort)
+		if httpUnspecified {
+			n.meta.HTTPAddr = net.JoinHostPort(local.Addr.String(), httpPort)
+		}
+		if raftUnspecified {
+			n.meta.RaftAddr = net.JoinHostPort(local.Addr.String(), raftPort)
+		}
 		b, err := EncodeMeta(n.meta)
 		if err == nil {
 			n.metaBytes = b
@@ -729,4 +737,10 @@ func (n *Node) reconcile() {
 		}
 	}
 	n.viewMu.Unlock()
+}
+
+// unspecifiedHost reports whether host is empty, 0.0.0.0 or ::.
+func unspecifiedHost(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "" || ip != nil && ip.IsUnspecified()
 }
