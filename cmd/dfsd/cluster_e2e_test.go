@@ -448,7 +448,7 @@ func TestFigures(t *testing.T) {
 				f := strings.Fields(line)
 				var bytes float64
 				fmt.Sscan(f[1], &bytes)
-				t.Logf("idle 5-node cluster (lan profile), received by %s: %.0f B/s", f[8], bytes/window.Seconds())
+				t.Logf("idle 5-node cluster (lan profile), received by %s: %.0f B/s", f[7], bytes/window.Seconds())
 			}
 		}
 	})
