@@ -37,6 +37,10 @@ type Reader interface {
 	Orphans(ctx context.Context) ([]Ino, error)
 	// Stats returns namespace totals.
 	Stats(ctx context.Context) (Stats, error)
+	// Layout returns the placement layout last set by OpSetLayout and its
+	// version (nil and 0 before the first). The namespace keeps it
+	// opaque: cluster/placement encodes and decodes it.
+	Layout(ctx context.Context) ([]byte, uint64, error)
 }
 
 // Stats are namespace totals, kept up to date by Apply.

@@ -84,6 +84,8 @@ func (a *applier) apply() (syscall.Errno, error) {
 		return a.forget()
 	case OpTmpfile:
 		return a.tmpfile()
+	case OpSetLayout:
+		return a.setLayout()
 	}
 	return syscall.EINVAL, nil
 }

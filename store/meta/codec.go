@@ -256,7 +256,7 @@ var opNames = [...]string{
 	OpLink: "link", OpUnlink: "unlink", OpRmdir: "rmdir", OpRename: "rename",
 	OpSetAttr: "setattr", OpCommit: "commit", OpSetXattr: "setxattr",
 	OpRemoveXattr: "removexattr", OpReclaim: "reclaim", OpForgetChunks: "forgetchunks",
-	OpTmpfile: "tmpfile",
+	OpTmpfile: "tmpfile", OpSetLayout: "setlayout",
 }
 
 // String names the op, for logs.

@@ -107,3 +107,32 @@ func countPrefix(txn *badger.Txn, pfx byte) int {
 	}
 	return n
 }
+
+func TestSetLayout(t *testing.T) {
+	f := testFSM(t, "", 0)
+	if b, v, err := f.Layout(t.Context()); b != nil || v != 0 || err != nil {
+		t.Fatalf("layout of a new namespace: %q, %d, %v", b, v, err)
+	}
+	set := func(index, ver uint64, val string) syscall.Errno {
+		return f.Apply(index, mustEncode(t, &Cmd{Op: OpSetLayout, Now: 1, Size: ver, Value: []byte(val)})).Errno
+	}
+	if e := set(1, 2, "x"); e != syscall.ESTALE {
+		t.Fatalf("version 2 first: %v; want ESTALE", e)
+	}
+	if e := set(2, 1, "one"); e != 0 {
+		t.Fatalf("version 1: %v", e)
+	}
+	if e := set(3, 1, "again"); e != syscall.ESTALE {
+		t.Fatalf("version 1 twice: %v; want ESTALE", e)
+	}
+	if e := set(4, 2, ""); e != syscall.EINVAL {
+		t.Fatalf("empty layout: %v; want EINVAL", e)
+	}
+	if e := set(5, 2, "two"); e != 0 {
+		t.Fatalf("version 2: %v", e)
+	}
+	b, v, err := f.Layout(t.Context())
+	if string(b) != "two" || v != 2 || err != nil {
+		t.Fatalf("layout: %q, %d, %v; want two, 2", b, v, err)
+	}
+}

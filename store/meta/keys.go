@@ -20,6 +20,7 @@ import (
 //	'r' id                       chunk reference count and zero-since time
 //	'z' since id                 zero-reference index (since is sign-flipped)
 //	'o' ino                      orphan marker (nlink 0, awaiting OpReclaim)
+//	"L"                          the placement layout: version (8 bytes, big-endian), then its encoding
 //	'q' reqid                    a request's applied index and Result (dedupe.go)
 //	'Q' index reqid              the same requests by index, for pruning
 const (
@@ -32,6 +33,7 @@ const (
 	pfxZero   = 'z'
 	pfxOrphan = 'o'
 	pfxReq    = 'q'
+	pfxLayout = 'L'
 	pfxReqAge = 'Q'
 )
 
@@ -109,7 +111,7 @@ func validKey(k []byte) bool {
 		return false
 	}
 	switch k[0] {
-	case pfxStats:
+	case pfxStats, pfxLayout:
 		return len(k) == 1
 	case pfxInode, pfxOrphan:
 		return len(k) == 9

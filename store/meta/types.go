@@ -76,6 +76,7 @@ const (
 	OpReclaim         // Ino: delete an orphan (nlink 0) inode and drop its chunk references
 	OpForgetChunks    // ChunkIDs: forget zero-reference records of chunks whose objects were deleted
 	OpTmpfile         // Parent, Mode (S_IFREG|perm), Uid, Gid: an anonymous regular file (O_TMPFILE), born an orphan
+	OpSetLayout       // Size (the new layout version: exactly the current one + 1), Value (the encoded layout): see Reader.Layout
 )
 
 // SetAttr valid bits (Cmd.Valid), mirroring FATTR_* of FUSE.
