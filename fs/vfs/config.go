@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,6 +40,18 @@ type Config struct {
 	GCGrace time.Duration
 	// Logger receives errors that are turned into EIO. Nil discards.
 	Logger *slog.Logger
+
+	// Barrier, when set (a cluster), makes the local copy of the
+	// namespace current: it returns once everything committed anywhere
+	// before the call is visible here. It is called before an existing
+	// file is opened, before a directory is read, and before a lookup
+	// that found nothing is answered ENOENT, which gives close-to-open
+	// consistency across hosts. When it fails (no quorum) the local copy
+	// is served as it is.
+	Barrier func(ctx context.Context) error
+	// GCEnabled, when set, says whether this host runs the chunk GC now
+	// (in a cluster, only the Raft leader does).
+	GCEnabled func() bool
 }
 
 // DefaultConfig returns the production defaults.

@@ -284,6 +284,7 @@ func (v *VFS) Open(ctx context.Context, c Caller, ino meta.Ino, flags uint32) (*
 	if v.isClosed() {
 		return nil, syscall.EIO
 	}
+	v.barrier(ctx)
 	return v.openIno(ctx, ino, flags, nil)
 }
 

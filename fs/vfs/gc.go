@@ -95,6 +95,9 @@ func (v *VFS) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
+		if v.cfg.GCEnabled != nil && !v.cfg.GCEnabled() {
+			continue
+		}
 		if _, err := v.collectGarbage(ctx); err != nil && ctx.Err() == nil {
 			v.log.Warn("vfs: chunk gc", slog.Any("err", err))
 		}

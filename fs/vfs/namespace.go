@@ -2,6 +2,8 @@ package vfs
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"math"
 	"syscall"
 
@@ -14,11 +16,28 @@ func (v *VFS) Lookup(ctx context.Context, parent meta.Ino, name string) (meta.At
 		return meta.Attr{}, err
 	}
 	a, err := v.r.Lookup(ctx, parent, name)
+	if errors.Is(err, syscall.ENOENT) && v.barrier(ctx) {
+		a, err = v.r.Lookup(ctx, parent, name)
+	}
 	if err != nil {
 		return meta.Attr{}, v.errno("lookup", err)
 	}
 	v.overlay(&a)
 	return a, nil
+}
+
+// barrier runs Config.Barrier, if any, and reports whether the local copy
+// may have changed. A failure is logged at debug level only: without a
+// quorum the local copy is what can be served.
+func (v *VFS) barrier(ctx context.Context) bool {
+	if v.cfg.Barrier == nil {
+		return false
+	}
+	if err := v.cfg.Barrier(ctx); err != nil {
+		v.log.Debug("vfs: namespace barrier failed; serving the local copy", slog.Any("err", err))
+		return false
+	}
+	return true
 }
 
 // GetAttr implements FileSystem. An inode open here reports its current
@@ -253,6 +272,7 @@ func (v *VFS) ReadDir(ctx context.Context, ino meta.Ino) ([]meta.DirEntry, error
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
+	v.barrier(ctx)
 	ents, err := v.r.ReadDir(ctx, ino)
 	if err != nil {
 		return nil, v.errno("readdir", err)
