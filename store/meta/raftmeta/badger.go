@@ -1,0 +1,81 @@
+package raftmeta
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// Badger sizing for the log. The log holds what lies between two
+// snapshots plus raft's TrailingLogs (about 10,000 entries of a few
+// hundred bytes: a few MiB), written once and deleted from the head, so
+// it gets the same small footprint as the state machine's badger: two
+// 8 MiB memtables (a transaction then holds up to 1.2 MiB; StoreLogs
+// splits bigger batches), 1 MiB tables, no block or index cache (tables
+// are uncompressed and read through mmap), and two compactors.
+//
+// Entries below badger's value threshold (1 MiB, that is nearly every
+// entry) live in the LSM tree: each write costs one fsync of the
+// memtable's write-ahead log, and deleting the head of the log leaves
+// tombstones that compactions drop. Larger entries go to the value log,
+// in 16 MiB files, which only value-log GC reclaims (see gcLoop).
+const (
+	logMemTableSize     = 8 << 20
+	logNumMemtables     = 2
+	logValueLogFileSize = 16 << 20
+	logBaseTableSize    = 1 << 20
+	logNumCompactors    = 2
+)
+
+func logStoreOptions(dir string, log *slog.Logger) badger.Options {
+	o := badger.DefaultOptions(dir).
+		WithSyncWrites(true).
+		WithNumVersionsToKeep(1).
+		WithDetectConflicts(false). // writes are serialized by LogStore
+		WithLogger(badgerLogger{log}).
+		WithMetricsEnabled(false).
+		WithMemTableSize(logMemTableSize).
+		WithNumMemtables(logNumMemtables).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(8).
+		WithCompression(options.None).
+		WithBlockCacheSize(0).
+		WithIndexCacheSize(0).
+		WithValueLogFileSize(logValueLogFileSize).
+		WithNumCompactors(logNumCompactors).
+		WithBaseTableSize(logBaseTableSize).
+		WithNumGoroutines(2)
+	o.TableSizeMultiplier = 1
+	return o
+}
+
+// badgerLogger bridges badger's printf logger to slog: its routine
+// chatter goes to Debug.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) log(level slog.Level, format string, args []any) {
+	ctx := context.Background()
+	if !b.l.Enabled(ctx, level) {
+		return
+	}
+	b.l.Log(ctx, level, strings.TrimSpace(fmt.Sprintf(format, args...)), "component", "badger")
+}
+
+func (b badgerLogger) Errorf(f string, a ...any)   { b.log(slog.LevelError, f, a) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.log(slog.LevelWarn, f, a) }
+func (b badgerLogger) Infof(f string, a ...any)    { b.log(slog.LevelDebug, f, a) }
+func (b badgerLogger) Debugf(f string, a ...any)   { b.log(slog.LevelDebug, f, a) }
+
+// discardLogger is used when a nil logger is given.
+var discardLogger = slog.New(slog.DiscardHandler)
+
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return discardLogger
+	}
+	return l
+}
