@@ -26,6 +26,11 @@ type ChunkStoreConfig struct {
 	CacheBytes int64
 	// Logger receives the logs; nil discards them.
 	Logger *slog.Logger
+	// AlwaysPut skips the Stat by which Put spares uploading a chunk the
+	// backend holds already. Set it for backends where one answer to Stat
+	// does not prove the chunk is stored as wanted: a replicated backend
+	// whose Stat finds one copy of R (its Put checks each replica).
+	AlwaysPut bool
 }
 
 // DefaultChunkStoreConfig returns a config with a 64 MiB memory cache and no
@@ -68,6 +73,8 @@ type ChunkStore struct {
 	mem  *memCache  // nil: disabled
 	disk *diskCache // nil: disabled
 
+	alwaysPut bool
+
 	mu     sync.Mutex
 	calls  map[ChunkID]*fetch // in-flight loads, for coalescing
 	closed bool
@@ -91,9 +98,10 @@ func NewChunkStore(cfg ChunkStoreConfig) (*ChunkStore, error) {
 		return nil, err
 	}
 	s := &ChunkStore{
-		b:     cfg.Backend,
-		log:   discardIfNil(cfg.Logger).With("component", "chunkstore"),
-		calls: make(map[ChunkID]*fetch),
+		b:         cfg.Backend,
+		log:       discardIfNil(cfg.Logger).With("component", "chunkstore"),
+		calls:     make(map[ChunkID]*fetch),
+		alwaysPut: cfg.AlwaysPut,
 	}
 	if cfg.MemCacheBytes > 0 {
 		s.mem = newMemCache(cfg.MemCacheBytes)
@@ -163,16 +171,18 @@ func (s *ChunkStore) PutID(ctx context.Context, id ChunkID, data []byte) error {
 		return fmt.Errorf("put chunk %s: %d bytes is more than the %d a chunk may hold", id, len(data), MaxChunkSize)
 	}
 	key := id.Key()
-	if info, err := s.b.Stat(ctx, key); err == nil && info.Size == int64(len(data)) {
-		s.dedups.Add(1)
-	} else {
+	if !s.alwaysPut {
+		if info, err := s.b.Stat(ctx, key); err == nil && info.Size == int64(len(data)) {
+			s.dedups.Add(1)
+			return nil
+		}
 		// A Stat error other than ErrNotFound may be passing: let the Put
 		// decide.
-		if err := s.b.Put(ctx, key, bytes.NewReader(data), int64(len(data))); err != nil {
-			return fmt.Errorf("put chunk %s: %w", id, err)
-		}
-		s.uploads.Add(1)
 	}
+	if err := s.b.Put(ctx, key, bytes.NewReader(data), int64(len(data))); err != nil {
+		return fmt.Errorf("put chunk %s: %w", id, err)
+	}
+	s.uploads.Add(1)
 	return nil
 }
 
