@@ -90,6 +90,12 @@ func (n *node) openFlags(ctx context.Context, flags uint32) uint32 {
 	// with the cluster, so a is at least as new as any close elsewhere.
 	if a, err := n.fs.v.GetAttr(ctx, n.ino()); err == nil && n.fs.cache.opened(&a) {
 		ff |= fuse.FOPEN_KEEP_CACHE
+	} else {
+		// The kernel may hold attributes from a lookup made before
+		// another host's close (within the attribute timeout): its cached
+		// size would cut reads short. Invalidating the inode makes the
+		// next read past that size, and the next fstat, ask again.
+		n.NotifyContent(0, 0)
 	}
 	return ff
 }
