@@ -172,7 +172,7 @@ func (c *Config) Validate() error {
 			return err
 		}
 		if len(c.RaftAddr) > maxAddrLen {
-			return fmt.Errorf("Raft address %q must be at most %d bytes", c.RaftAddr, maxAddrLen)
+			return fmt.Errorf("raft address %q must be at most %d bytes", c.RaftAddr, maxAddrLen)
 		}
 	}
 	if err := checkHostPort("HTTP address", c.HTTPAddr, false); err != nil {

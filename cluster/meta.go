@@ -99,7 +99,7 @@ func (m NodeMeta) check() error {
 	case len(m.HTTPAddr) > maxAddrLen || !validText(m.HTTPAddr):
 		return fmt.Errorf("HTTP address %q must be at most %d bytes of printable ASCII", m.HTTPAddr, maxAddrLen)
 	case len(m.RaftAddr) > maxAddrLen || !validText(m.RaftAddr):
-		return fmt.Errorf("Raft address %q must be at most %d bytes of printable ASCII", m.RaftAddr, maxAddrLen)
+		return fmt.Errorf("raft address %q must be at most %d bytes of printable ASCII", m.RaftAddr, maxAddrLen)
 	case len(m.Zone) > maxZoneLen || !validText(m.Zone):
 		return fmt.Errorf("zone %q must be at most %d bytes of printable ASCII", m.Zone, maxZoneLen)
 	case len(m.Version) > maxVersionLen || !validText(m.Version):
