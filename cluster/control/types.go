@@ -28,8 +28,29 @@ type Status struct {
 	Nodes []NodeStatus `json:"nodes"`
 	// Alerts are the open alerts, oldest first.
 	Alerts []alerts.Event `json:"alerts"`
+	// Raft is the namespace's Raft group as the answering node sees it;
+	// nil on a standalone node.
+	Raft *RaftStatus `json:"raft,omitempty"`
 	// Time is when the answer was made.
 	Time time.Time `json:"time"`
+}
+
+// RaftStatus summarizes the Raft group.
+type RaftStatus struct {
+	// State is the answering node's role: Leader, Follower, Candidate.
+	State  string `json:"state"`
+	Leader string `json:"leader,omitempty"`
+	Term   string `json:"term"`
+	// CommitIndex is the last entry known committed; AppliedIndex the
+	// last one the answering node's namespace applied.
+	CommitIndex  uint64   `json:"commit_index"`
+	AppliedIndex uint64   `json:"applied_index"`
+	Voters       []string `json:"voters"`
+	Nonvoters    []string `json:"nonvoters,omitempty"`
+	// LayoutVersion is the version of the placement layout and Replicas
+	// its copies per chunk.
+	LayoutVersion uint64 `json:"layout_version"`
+	Replicas      int    `json:"replicas"`
 }
 
 // NodeStatus is one member.

@@ -34,6 +34,10 @@ func runStatus(e *env, args []string) int {
 		w.println("")
 		w.nodeTable(st.Nodes, refTime(st))
 		w.println("")
+		if r := st.Raft; r != nil {
+			w.println(raftLine(r))
+			w.println("")
+		}
 		w.openAlerts(st.Alerts)
 		if w.err != nil {
 			return e.fail(w.err)
@@ -165,6 +169,24 @@ func healthLine(st control.Status) string {
 		reasons[i] = safe(r)
 	}
 	return head + health + ": " + strings.Join(reasons, "; ")
+}
+
+// raftLine summarizes the Raft group: "raft: leader n1, term 3, voters
+// n1 n2 n3, this node Follower at 1042 of 1042; layout v3, 3 replicas".
+func raftLine(r *control.RaftStatus) string {
+	leader := "NO LEADER"
+	if r.Leader != "" {
+		leader = "leader " + safe(r.Leader)
+	}
+	s := fmt.Sprintf("raft: %s, term %s, voters %s", leader, safe(r.Term), safe(strings.Join(r.Voters, " ")))
+	if len(r.Nonvoters) > 0 {
+		s += ", non-voters " + safe(strings.Join(r.Nonvoters, " "))
+	}
+	s += fmt.Sprintf(", this node %s at %d of %d", safe(r.State), r.AppliedIndex, r.CommitIndex)
+	if r.LayoutVersion > 0 {
+		s += fmt.Sprintf("; layout v%d, %d replicas", r.LayoutVersion, r.Replicas)
+	}
+	return s
 }
 
 // refTime is the time "ago" is measured from: dfsd's own clock when it

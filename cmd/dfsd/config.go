@@ -47,6 +47,13 @@ type config struct {
 	webhooks      listFlag
 	clusterName   string
 	gossipProfile string
+
+	// Raft and replication.
+	raftAddr        string
+	bootstrapExpect int
+	replicas        int
+	downOut         time.Duration
+	mutationTimeout time.Duration
 }
 
 // listFlag is a repeatable flag; each value may also hold several items
@@ -162,6 +169,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.keyFile, "cluster-key-file", "", "file holding the cluster key (dfsctl keygen); required to join or be joined")
 	fs.Var(&c.webhooks, "alert-webhook", "URL that receives cluster-wide alerts as signed JSON (repeatable)")
 	fs.StringVar(&c.clusterName, "cluster-name", "dfs", "the cluster's name, shown in status and alerts")
+	fs.StringVar(&c.raftAddr, "raft-addr", "", "Raft listen address IP:PORT (default: the gossip IP, port 7947)")
+	fs.IntVar(&c.bootstrapExpect, "bootstrap-expect", -1, "form a new cluster once this many nodes are up (default: 1 without --join, else 0:\n"+
+		"wait to be added by the leader)")
+	fs.IntVar(&c.replicas, "replicas", 3, "copies of each chunk, for a new cluster (1 to 7)")
+	fs.DurationVar(&c.downOut, "down-out", 10*time.Minute, "how long a node may be gone before it is taken out of Raft and of the placement layout")
+	fs.DurationVar(&c.mutationTimeout, "mutation-timeout", 10*time.Second, "how long a metadata change waits for a Raft leader before it fails with EIO")
 	fs.StringVar(&c.gossipProfile, "gossip-profile", "lan", "failure-detection timings: lan (a dead node is noticed in about 6s) or\n"+
 		"test (about 1s; for many nodes on one host)")
 	if err := fs.Parse(args); err != nil {
@@ -195,6 +208,21 @@ func (c *config) validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("--log-format %q: must be text or json", c.logFormat)
+	}
+	if c.replicas < 1 || c.replicas > 7 {
+		return fmt.Errorf("--replicas %d: must be from 1 to 7", c.replicas)
+	}
+	if c.downOut <= 0 || c.mutationTimeout <= 0 {
+		return errors.New("--down-out and --mutation-timeout must be positive")
+	}
+	if c.bootstrapExpect < -1 {
+		return fmt.Errorf("--bootstrap-expect %d: must not be negative", c.bootstrapExpect)
+	}
+	if c.bootstrapExpect == -1 {
+		c.bootstrapExpect = 1
+		if len(c.join) > 0 {
+			c.bootstrapExpect = 0
+		}
 	}
 	switch c.gossipProfile {
 	case "lan", "test":

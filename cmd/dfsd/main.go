@@ -112,8 +112,27 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 	}
 	defer backend.Close()
 
+	mcfg := meta.DefaultConfig()
+	mcfg.Dir = filepath.Join(dataDir, "meta")
+	mcfg.Logger = logger
+	fsm, err := meta.Open(mcfg)
+	if err != nil {
+		return fmt.Errorf("metadata in %s: %v", mcfg.Dir, err)
+	}
+	defer fsm.Close()
+	// A part that cannot go on (the cluster refused our key) ends the
+	// daemon as a signal would, and its error becomes dfsd's.
+	ctx, fail := context.WithCancelCause(ctx)
+	defer fail(nil)
+	n, err := startNode(cfg, dataDir, backend, fsm, logger, fail)
+	if err != nil {
+		return err
+	}
+	defer n.close()
+
 	csCfg := store.DefaultChunkStoreConfig()
-	csCfg.Backend = backend
+	csCfg.Backend = n.chunks
+	csCfg.AlwaysPut = n.raft != nil
 	csCfg.MemCacheBytes = cfg.memCache
 	csCfg.Logger = logger
 	if spec.Remote() && cfg.diskCache > 0 {
@@ -126,28 +145,26 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 	}
 	defer chunks.Close()
 
-	mcfg := meta.DefaultConfig()
-	mcfg.Dir = filepath.Join(dataDir, "meta")
-	mcfg.Logger = logger
-	fsm, err := meta.Open(mcfg)
-	if err != nil {
-		return fmt.Errorf("metadata in %s: %v", mcfg.Dir, err)
-	}
-	defer fsm.Close()
-	local := meta.NewLocal(fsm)
-
 	vcfg := vfs.DefaultConfig()
 	vcfg.ChunkSize = ff.ChunkSize
 	vcfg.MaxDirtyBytes = cfg.maxDirty
 	vcfg.SpillDir = filepath.Join(dataDir, "spill")
 	vcfg.GCGrace = cfg.gcGrace
 	vcfg.Logger = logger
-	v, err := vfs.New(vcfg, fsm, local, chunks)
+	if n.raft != nil {
+		vcfg.Barrier = n.barrier
+		vcfg.GCEnabled = n.raft.IsLeader
+	}
+	v, err := vfs.New(vcfg, fsm, n.proposer, chunks)
 	if err != nil {
 		return fmt.Errorf("filesystem: %v", err)
 	}
-	if err := v.ReclaimOrphans(ctx); err != nil {
-		logger.Warn("reclaiming unlinked files left by the last run", "err", err)
+	// In a cluster the orphans are shared: another host may still hold
+	// one open, and each host reclaims those it made when it closes them.
+	if n.raft == nil {
+		if err := v.ReclaimOrphans(ctx); err != nil {
+			logger.Warn("reclaiming unlinked files left by the last run", "err", err)
+		}
 	}
 	bgCtx, stopBG := context.WithCancel(context.Background())
 	bgDone := make(chan error, 1)
@@ -165,16 +182,6 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 		}
 		defer stopPprof()
 	}
-	// A part that cannot go on (the cluster refused our key) ends the
-	// daemon as a signal would, and its error becomes dfsd's.
-	ctx, fail := context.WithCancelCause(ctx)
-	defer fail(nil)
-	n, err := startNode(cfg, dataDir, backend, logger, fail)
-	if err != nil {
-		closeVFS(v, logger)
-		return err
-	}
-	defer n.close()
 	logger.Info("dfsd started", "version", version, "name", cfg.nodeName, "data", dataDir, "backend", spec.Redacted(),
 		"chunk_size", ff.ChunkSize, "mount", mountpoint)
 

@@ -14,9 +14,12 @@ import (
 
 	"github.com/dfsproject/dfs/alerts"
 	"github.com/dfsproject/dfs/cluster"
+	"github.com/dfsproject/dfs/cluster/consensus"
 	"github.com/dfsproject/dfs/cluster/control"
 	"github.com/dfsproject/dfs/cluster/peer"
+	"github.com/dfsproject/dfs/cluster/replica"
 	"github.com/dfsproject/dfs/store"
+	"github.com/dfsproject/dfs/store/meta"
 )
 
 // node is dfsd's place in the cluster: gossip membership, the peer and
@@ -32,6 +35,15 @@ type node struct {
 	alerts  *alerts.Manager
 	started time.Time
 
+	// fsm is the namespace; proposer applies commands to it (through
+	// raft in a cluster) and chunks is where chunks are stored (on R
+	// nodes in a cluster).
+	fsm      *meta.FSM
+	raft     *consensus.Node // nil when standalone
+	placer   *layoutPlacer
+	proposer meta.Proposer
+	chunks   store.Backend
+
 	// sendMu makes choosing the sender and reporting one step, so that an
 	// event is pushed by exactly the node that was the sender for it.
 	sendMu sync.Mutex
@@ -43,8 +55,8 @@ type node struct {
 // startNode starts the node's parts. fail is called (once, from another
 // goroutine) when the node cannot go on, for example when the cluster
 // refuses its key. The caller must call close.
-func startNode(cfg *config, dataDir string, backend store.Backend, logger *slog.Logger, fail func(error)) (_ *node, err error) {
-	n := &node{cfg: cfg, log: logger, started: time.Now()}
+func startNode(cfg *config, dataDir string, backend store.Backend, fsm *meta.FSM, logger *slog.Logger, fail func(error)) (_ *node, err error) {
+	n := &node{cfg: cfg, log: logger, started: time.Now(), fsm: fsm, proposer: meta.NewLocal(fsm), chunks: backend}
 	defer func() {
 		if err != nil {
 			n.close()
@@ -76,6 +88,9 @@ func startNode(cfg *config, dataDir string, backend store.Backend, logger *slog.
 
 	if n.key != nil {
 		if err := n.startGossip(fail); err != nil {
+			return nil, err
+		}
+		if err := n.startRaft(dataDir, backend); err != nil {
 			return nil, err
 		}
 		if err := n.startHTTP(backend); err != nil {
@@ -117,6 +132,7 @@ func (n *node) startGossip(fail func(error)) error {
 	ccfg.BindAddr = cfg.gossipAddr
 	ccfg.AdvertiseAddr = cfg.advertise
 	ccfg.HTTPAddr = cfg.httpAddr
+	ccfg.RaftAddr = raftListenAddr(cfg)
 	ccfg.Join = cfg.join
 	ccfg.Zone = cfg.zone
 	ccfg.Key = n.key
@@ -166,6 +182,7 @@ func (n *node) startHTTP(backend store.Backend) error {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/chunks", ph)
 	mux.Handle("/v1/chunks/", ph)
+	mux.Handle("/v1/raft/", n.raft.Handler())
 	mux.Handle("/", ch)
 	l, err := net.Listen("tcp", n.cfg.httpAddr)
 	if err != nil {
@@ -292,11 +309,16 @@ func (n *node) onEvent(ev cluster.Event) {
 }
 
 // isSender reports whether this node pushes the alerts about member
-// subject: the lowest-named alive member other than subject (so that the
-// alerts about a node are never left to that node itself, which cannot
-// see its own failure and knows nothing of what happened while it was
-// away).
+// subject: the Raft leader, or when there is none (or it is the subject)
+// the lowest-named alive member other than subject (so that the alerts
+// about a node are never left to that node itself, which cannot see its
+// own failure and knows nothing of what happened while it was away).
 func (n *node) isSender(subject string) bool {
+	if n.raft != nil {
+		if leader := n.raft.Leader(); leader != "" && leader != subject {
+			return leader == n.cfg.nodeName
+		}
+	}
 	for _, m := range n.gossip.Members() { // sorted by name
 		if m.Name == subject || m.State != cluster.MemberAlive || m.Meta.State == cluster.StateLeaving {
 			continue
@@ -335,6 +357,14 @@ func (n *node) Status() control.Status {
 		}
 		st.Nodes = append(st.Nodes, ns)
 	}
+	if n.raft != nil {
+		rs := n.raft.Status()
+		st.Raft = &control.RaftStatus{State: rs.State, Leader: rs.Leader, Term: rs.Term,
+			CommitIndex: rs.CommitIndex, AppliedIndex: rs.AppliedIndex, Voters: rs.Voters, Nonvoters: rs.Nonvoters}
+		if p := n.placer.placer(); p != nil {
+			st.Raft.LayoutVersion, st.Raft.Replicas = p.Version(), p.EffectiveReplicas()
+		}
+	}
 	st.Health, st.Reasons = health(st)
 	return st
 }
@@ -372,8 +402,11 @@ func health(st control.Status) (string, []string) {
 			named[ns.Name] = true
 		}
 	}
+	if st.Raft != nil && st.Raft.Leader == "" {
+		reasons = append(reasons, "no Raft leader: metadata changes fail")
+	}
 	for _, a := range st.Alerts {
-		if a.Severity == alerts.SeverityInfo || named[a.Node] {
+		if a.Severity == alerts.SeverityInfo || named[a.Node] || a.Kind == alerts.LeaderLost && st.Raft != nil && st.Raft.Leader == "" {
 			continue
 		}
 		r := fmt.Sprintf("alert %s is open", a.Kind)
@@ -393,4 +426,112 @@ func (n *node) Alerts(count int) control.AlertList {
 	recent := n.alerts.Recent(count) // newest first
 	slices.Reverse(recent)
 	return control.AlertList{Open: n.alerts.Open(), Recent: recent}
+}
+
+// report records an alert change, pushed by this node if it is the
+// sender for it.
+func (n *node) report(firing bool, kind alerts.Kind, subject string, details map[string]string) {
+	n.sendMu.Lock()
+	defer n.sendMu.Unlock()
+	if n.gossip != nil {
+		n.alerts.SetSender(n.isSender(subject))
+	} else {
+		n.alerts.SetSender(true)
+	}
+	n.alerts.Report(alerts.Event{Kind: kind, Node: subject, Firing: firing, Details: details})
+}
+
+// raftListenAddr is --raft-addr, or the gossip IP with port 7947.
+func raftListenAddr(cfg *config) string {
+	if cfg.raftAddr != "" {
+		return cfg.raftAddr
+	}
+	host, _, err := net.SplitHostPort(cfg.gossipAddr)
+	if err != nil {
+		return ""
+	}
+	return net.JoinHostPort(host, "7947")
+}
+
+// startRaft starts the namespace's Raft server and the replicated chunk
+// backend over the placement layout.
+func (n *node) startRaft(dataDir string, backend store.Backend) error {
+	cfg := n.cfg
+	rcfg := consensus.DefaultConfig()
+	if cfg.gossipProfile == "test" {
+		rcfg = consensus.DefaultTestConfig()
+	}
+	rcfg.Name = cfg.nodeName
+	rcfg.BindAddr = raftListenAddr(cfg)
+	if m, ok := n.gossip.Member(cfg.nodeName); ok {
+		rcfg.AdvertiseAddr = m.Meta.RaftAddr
+	}
+	rcfg.Dir = filepath.Join(dataDir, "raft")
+	rcfg.Key = n.key
+	rcfg.FSM = n.fsm
+	rcfg.BootstrapExpect = cfg.bootstrapExpect
+	rcfg.Members = n.gossip.Members
+	rcfg.ApplyTimeout = cfg.mutationTimeout
+	rcfg.DownOut = cfg.downOut
+	rcfg.Logger = n.log.With("part", "raft")
+	r, err := consensus.Open(rcfg)
+	if err != nil {
+		return err
+	}
+	n.raft = r
+	n.proposer = r
+	n.stops = append(n.stops, func() {
+		if err := r.Close(); err != nil {
+			n.log.Warn("stopping Raft", "err", err)
+		}
+	})
+	n.goStop(n.manageLayout, nil)
+	n.goStop(func(ctx context.Context) { n.raftAlerts(ctx, 3*rcfg.ElectionTimeout+time.Second) }, nil)
+
+	hc := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 32, IdleConnTimeout: time.Minute}}
+	repCfg := replica.DefaultConfig()
+	if cfg.gossipProfile == "test" {
+		repCfg = replica.DefaultTestConfig()
+	}
+	repCfg.Local = backend
+	n.placer = &layoutPlacer{fsm: n.fsm, log: n.log.With("part", "placement")}
+	repCfg.Placer = n.placer
+	repCfg.Peers = &gossipPeers{g: n.gossip, key: n.key, http: hc, clients: map[string]*peer.Client{}}
+	repCfg.Logger = n.log.With("part", "replica")
+	repCfg.OnCorrupt = func(node string, id store.ChunkID) {
+		go n.report(true, alerts.CorruptReplica, node, map[string]string{"chunk": id.String()})
+	}
+	rb, err := replica.New(repCfg)
+	if err != nil {
+		return err
+	}
+	n.chunks = clusterSpace{rb, n}
+	return nil
+}
+
+// clusterSpace gives the replicated backend the cluster's capacity (for
+// statfs): the sum over live members of their capacity and free bytes,
+// divided by the replica count.
+type clusterSpace struct {
+	*replica.Backend
+	n *node
+}
+
+func (c clusterSpace) Space(ctx context.Context) (store.Space, error) {
+	var sp store.Space
+	for _, m := range c.n.gossip.Members() {
+		if m.State == cluster.MemberAlive || m.State == cluster.MemberSuspect {
+			sp.Total += m.Meta.Capacity
+			sp.Free += m.Meta.Capacity - min(m.Meta.Used, m.Meta.Capacity)
+		}
+	}
+	r := uint64(max(1, min(c.n.cfg.replicas, len(c.n.gossip.Members()))))
+	sp.Total /= r
+	sp.Free /= r
+	return sp, nil
+}
+
+// barrier is vfs's close-to-open barrier in a cluster.
+func (n *node) barrier(ctx context.Context) error {
+	return n.raft.Barrier(ctx, 2*time.Second)
 }

@@ -39,7 +39,8 @@ type ClusterOptions struct {
 	Key []byte
 }
 
-// NodeAddr is where one node listens.
+// NodeAddr is where one node listens. Raft listens on the port after
+// the gossip port.
 type NodeAddr struct {
 	IP                   string
 	GossipPort, HTTPPort int
@@ -49,6 +50,7 @@ type NodeAddr struct {
 // Gossip and HTTP return "IP:port".
 func (a NodeAddr) Gossip() string { return net.JoinHostPort(a.IP, strconv.Itoa(a.GossipPort)) }
 func (a NodeAddr) HTTP() string   { return net.JoinHostPort(a.IP, strconv.Itoa(a.HTTPPort)) }
+func (a NodeAddr) Raft() string   { return net.JoinHostPort(a.IP, strconv.Itoa(a.GossipPort+1)) }
 
 // Cluster is several dfsd processes that gossip with each other, using
 // the fast "test" gossip profile.
@@ -86,7 +88,31 @@ func StartCluster(t testing.TB, opts ClusterOptions) *Cluster {
 		c.AddNode(t)
 	}
 	c.WaitAlive(t, 20*time.Second)
+	c.WaitHealthy(t, 20*time.Second)
 	return c
+}
+
+// WaitHealthy waits until every running node reports the cluster
+// healthy: every member alive, a Raft leader known, no alert open.
+func (c *Cluster) WaitHealthy(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	Eventually(t, timeout, "every node healthy", func() error {
+		for i, d := range c.Nodes {
+			if !d.Running() {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			st, err := c.Client(i).Status(ctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+			if st.Health != control.Healthy {
+				return fmt.Errorf("%s: %s: %s", Name(i), st.Health, strings.Join(st.Reasons, "; "))
+			}
+		}
+		return nil
+	})
 }
 
 // WriteKeyFile writes key to a new 0600 file and returns its path.
@@ -114,6 +140,7 @@ func (c *Cluster) NodeFlags(i int) []string {
 		"--name", Name(i),
 		"--addr", a.Gossip(),
 		"--http-addr", a.HTTP(),
+		"--raft-addr", a.Raft(),
 		"--cluster-key-file", c.KeyFile,
 		"--gossip-profile", "test",
 	}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dfsproject/dfs/alerts"
+	"github.com/dfsproject/dfs/cluster"
+	"github.com/dfsproject/dfs/cluster/peer"
+	"github.com/dfsproject/dfs/cluster/placement"
+	"github.com/dfsproject/dfs/cluster/replica"
+	"github.com/dfsproject/dfs/store"
+	"github.com/dfsproject/dfs/store/meta"
+)
+
+// layoutPlacer implements replica.Placer over the layout committed in the
+// namespace, compiled once per version.
+type layoutPlacer struct {
+	fsm *meta.FSM
+	log *slog.Logger
+
+	mu      sync.Mutex
+	checked time.Time
+	cur     atomic.Pointer[placement.Placer]
+}
+
+// placer returns the current compiled layout (nil before the first one),
+// re-reading the namespace at most every 100 ms.
+func (l *layoutPlacer) placer() *placement.Placer {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if time.Since(l.checked) < 100*time.Millisecond {
+		return l.cur.Load()
+	}
+	l.checked = time.Now()
+	b, ver, err := l.fsm.Layout(context.Background())
+	if err != nil || b == nil {
+		return l.cur.Load()
+	}
+	if p := l.cur.Load(); p != nil && p.Version() == ver {
+		return p
+	}
+	lay, err := placement.DecodeLayout(b)
+	if err == nil {
+		var p *placement.Placer
+		if p, err = lay.Compile(); err == nil {
+			l.cur.Store(p)
+			l.log.Info("placement layout", "version", ver, "nodes", len(lay.Nodes), "replicas", lay.Replicas)
+			return p
+		}
+	}
+	l.log.Error("the committed layout cannot be used", "version", ver, "err", err)
+	return l.cur.Load()
+}
+
+func (l *layoutPlacer) Order(id store.ChunkID) []string {
+	if p := l.placer(); p != nil {
+		return p.Order(id)
+	}
+	return nil
+}
+
+func (l *layoutPlacer) Replicas() int {
+	if p := l.placer(); p != nil {
+		return max(1, p.EffectiveReplicas())
+	}
+	return 1
+}
+
+// gossipPeers implements replica.Peers over the membership view.
+type gossipPeers struct {
+	g    *cluster.Node
+	key  []byte
+	http *http.Client
+
+	mu      sync.Mutex
+	clients map[string]*peer.Client // by HTTP address
+}
+
+func (p *gossipPeers) Local() string { return p.g.LocalName() }
+
+func (p *gossipPeers) Alive(name string) bool {
+	m, ok := p.g.Member(name)
+	return ok && (m.State == cluster.MemberAlive || m.State == cluster.MemberSuspect)
+}
+
+func (p *gossipPeers) Client(name string) (replica.Remote, bool) {
+	m, ok := p.g.Member(name)
+	if !ok || m.Meta.HTTPAddr == "" {
+		return nil, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.clients[m.Meta.HTTPAddr]
+	if c == nil {
+		c = &peer.Client{BaseURL: "http://" + m.Meta.HTTPAddr, Key: p.key, HTTP: p.http}
+		p.clients[m.Meta.HTTPAddr] = c
+	}
+	return c, true
+}
+
+// manageLayout keeps the placement layout in step with gossip while this
+// node leads: a node that joins is added (its weight is its capacity), a
+// node dead or gone for longer than the down-out interval is taken out.
+// Brief absences change nothing.
+func (n *node) manageLayout(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n.raft.IsLeader() {
+			if err := n.updateLayout(ctx); err != nil && ctx.Err() == nil {
+				n.log.Warn("placement layout not updated", "err", err)
+			}
+		}
+	}
+}
+
+// defaultWeight stands for the capacity of a node whose backend cannot
+// tell it (S3 without --capacity): 1 TiB.
+const defaultWeight = 1 << 40
+
+func (n *node) updateLayout(ctx context.Context) error {
+	b, ver, err := n.fsm.Layout(ctx)
+	if err != nil {
+		return err
+	}
+	cur := &placement.Layout{Version: 0, Replicas: n.cfg.replicas}
+	if b != nil {
+		if cur, err = placement.DecodeLayout(b); err != nil {
+			return err
+		}
+	}
+	next := *cur
+	inLayout := map[string]bool{}
+	for _, ln := range cur.Nodes {
+		inLayout[ln.Name] = true
+	}
+	now := time.Now()
+	members := n.gossip.Members()
+	known := map[string]bool{}
+	for _, m := range members {
+		known[m.Name] = true
+		up := m.State == cluster.MemberAlive || m.State == cluster.MemberSuspect
+		switch {
+		case up && m.Meta.State != cluster.StateLeaving && !inLayout[m.Name]:
+			w := m.Meta.Capacity
+			if w == 0 {
+				w = defaultWeight
+			}
+			nl, err := next.With(placement.Node{Name: m.Name, Zone: m.Meta.Zone, Weight: w, State: placement.Active})
+			if err != nil {
+				return err
+			}
+			next = *nl
+		case !up && inLayout[m.Name] && now.Sub(m.Since) > n.cfg.downOut:
+			nl, err := next.Without(m.Name)
+			if err != nil {
+				return err
+			}
+			next = *nl
+			n.log.Info("taking a node out of the placement layout", "node", m.Name, "state", m.State.String(), "since", m.Since)
+		}
+	}
+	if next.Version == cur.Version {
+		return nil
+	}
+	next.Version = ver + 1
+	enc, err := next.Encode()
+	if err != nil {
+		return err
+	}
+	res, err := n.raft.Propose(ctx, &meta.Cmd{Op: meta.OpSetLayout, Size: next.Version, Value: enc})
+	if err != nil {
+		return err
+	}
+	if res.Errno != 0 {
+		return res.Errno
+	}
+	n.log.Info("placement layout committed", "version", next.Version, "nodes", len(next.Nodes))
+	return nil
+}
+
+// raftAlerts raises leader_lost when no leader has been known for a few
+// election timeouts, and resolves it when one is.
+func (n *node) raftAlerts(ctx context.Context, grace time.Duration) {
+	t := time.NewTicker(grace / 4)
+	defer t.Stop()
+	since := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n.raft.Leader() != "" {
+			since = time.Time{}
+			n.report(false, alerts.LeaderLost, "", nil)
+			continue
+		}
+		if since.IsZero() {
+			since = time.Now()
+		} else if time.Since(since) > grace {
+			n.report(true, alerts.LeaderLost, "", map[string]string{"since": since.UTC().Format(time.RFC3339)})
+		}
+	}
+}
