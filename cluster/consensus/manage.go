@@ -1,6 +1,8 @@
 package consensus
 
 import (
+	"context"
+	"net/http"
 	"slices"
 	"time"
 
@@ -60,6 +62,26 @@ func (n *Node) tryBootstrap() bool {
 	if !slices.ContainsFunc(up, func(m cluster.Member) bool { return m.Name == n.cfg.Name }) {
 		n.log.Info("not among the first nodes by name: waiting to be added by the leader")
 		return true
+	}
+	// A node joining an existing cluster with the same flag must not form
+	// a second one: ask every candidate whether it already has a Raft
+	// configuration.
+	for _, m := range up {
+		if m.Name == n.cfg.Name {
+			continue
+		}
+		var st Status
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := n.call(ctx, m.Name, http.MethodGet, pathStatus, nil, &st)
+		cancel()
+		if err != nil {
+			n.log.Debug("bootstrap: cannot ask a candidate yet", "node", m.Name, "err", err)
+			return false
+		}
+		if len(st.Voters) > 0 {
+			n.log.Info("a Raft cluster exists already: waiting to be added by its leader", "asked", m.Name)
+			return true
+		}
 	}
 	var conf raft.Configuration
 	for _, m := range up {

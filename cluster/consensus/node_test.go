@@ -272,3 +272,45 @@ func TestRefusesStandaloneNamespace(t *testing.T) {
 		t.Fatalf("Open on a standalone namespace: %v; want ErrExistingState", err)
 	}
 }
+
+// TestBootstrapExpect: three nodes started with BootstrapExpect 3 form one
+// cluster once all three are up; a fourth started with the same setting
+// later joins it rather than forming its own.
+func TestBootstrapExpect(t *testing.T) {
+	c := newTestCluster(t)
+	a := c.start("a", 3)
+	time.Sleep(500 * time.Millisecond)
+	if a.Leader() != "" {
+		t.Fatalf("a leader (%s) with one node of three up", a.Leader())
+	}
+	b := c.start("b", 3)
+	cn := c.start("c", 3)
+	eventually(t, "one cluster of three", func() error {
+		for _, n := range []*Node{a, b, cn} {
+			if n.Leader() == "" {
+				return fmt.Errorf("%s knows no leader", n.cfg.Name)
+			}
+			if v := n.Status().Voters; len(v) != 3 {
+				return fmt.Errorf("%s sees voters %v", n.cfg.Name, v)
+			}
+		}
+		if a.Leader() != b.Leader() || b.Leader() != cn.Leader() {
+			return fmt.Errorf("leaders %s %s %s", a.Leader(), b.Leader(), cn.Leader())
+		}
+		return nil
+	})
+	d := c.start("d", 3)
+	eventually(t, "d joins as a non-voter of the same cluster", func() error {
+		st := c.nodes[a.Leader()].Status()
+		if len(st.Voters) != 3 || len(st.Nonvoters) != 1 || st.Nonvoters[0] != "d" {
+			return fmt.Errorf("voters %v non-voters %v", st.Voters, st.Nonvoters)
+		}
+		if d.Leader() != a.Leader() {
+			return fmt.Errorf("d follows %q", d.Leader())
+		}
+		return nil
+	})
+	if res, err := d.Propose(context.Background(), mkdir("from-d")); err != nil || res.Errno != 0 {
+		t.Fatalf("mkdir through the non-voter: %+v, %v", res, err)
+	}
+}

@@ -479,7 +479,7 @@ func (n *node) startRaft(dataDir string, backend store.Backend) error {
 		return err
 	}
 	n.raft = r
-	n.proposer = r
+	n.proposer = alertingProposer{r, n}
 	n.stops = append(n.stops, func() {
 		if err := r.Close(); err != nil {
 			n.log.Warn("stopping Raft", "err", err)

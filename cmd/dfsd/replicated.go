@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/dfsproject/dfs/alerts"
 	"github.com/dfsproject/dfs/cluster"
+	"github.com/dfsproject/dfs/cluster/consensus"
 	"github.com/dfsproject/dfs/cluster/peer"
 	"github.com/dfsproject/dfs/cluster/placement"
 	"github.com/dfsproject/dfs/cluster/replica"
@@ -204,6 +206,7 @@ func (n *node) raftAlerts(ctx context.Context, grace time.Duration) {
 		if n.raft.Leader() != "" {
 			since = time.Time{}
 			n.report(false, alerts.LeaderLost, "", nil)
+			n.report(false, alerts.QuorumLost, "", nil)
 			continue
 		}
 		if since.IsZero() {
@@ -212,4 +215,20 @@ func (n *node) raftAlerts(ctx context.Context, grace time.Duration) {
 			n.report(true, alerts.LeaderLost, "", map[string]string{"since": since.UTC().Format(time.RFC3339)})
 		}
 	}
+}
+
+// alertingProposer raises quorum_lost when a metadata change fails for
+// want of a Raft leader (the change itself fails with EIO); raftAlerts
+// resolves it once a leader is back.
+type alertingProposer struct {
+	*consensus.Node
+	n *node
+}
+
+func (p alertingProposer) Propose(ctx context.Context, cmd *meta.Cmd) (*meta.Result, error) {
+	res, err := p.Node.Propose(ctx, cmd)
+	if errors.Is(err, consensus.ErrNoLeader) {
+		p.n.report(true, alerts.QuorumLost, "", map[string]string{"error": err.Error()})
+	}
+	return res, err
 }
