@@ -23,7 +23,7 @@ import (
 // Routes of the forwarding API, served on the node's HTTP address (signed
 // like every peer request):
 //
-//	POST /v1/raft/apply      body: an encoded meta.Cmd → 200 and the meta.Result as JSON
+//	POST /v1/raft/apply      body: an encoded meta.Cmd → 200 {"result": meta.Result, "index": N}
 //	GET  /v1/raft/readindex  → 200 {"index": N}: the leader's commit index, confirmed by a quorum
 //	GET  /v1/raft/status     → 200 Status
 //
@@ -96,10 +96,18 @@ func (n *Node) serveApply(w http.ResponseWriter, r *http.Request, data []byte) {
 	}
 	res, ok := f.Response().(*meta.Result)
 	if !ok {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": fmt.Sprintf("Raft returned %T", f.Response())})
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": fmt.Sprintf("raft returned %T", f.Response())})
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, applyAnswer{Result: res, Index: f.Index()})
+}
+
+// applyAnswer is the leader's answer to a forwarded command: its result
+// and the log index it was applied at, which the forwarding node waits
+// for before it answers its caller (so a host reads its own changes).
+type applyAnswer struct {
+	Result *meta.Result `json:"result"`
+	Index  uint64       `json:"index"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -147,13 +155,23 @@ func (n *Node) call(ctx context.Context, node, method, path string, body []byte,
 	return json.Unmarshal(b, out)
 }
 
-// forwardApply sends an encoded command to the leader.
+// forwardApply sends an encoded command to the leader, then waits until
+// this node's namespace has applied it: a change made through this host
+// is visible here when Propose returns.
 func (n *Node) forwardApply(ctx context.Context, leader string, data []byte) (*meta.Result, error) {
-	var res meta.Result
-	if err := n.call(ctx, leader, http.MethodPost, pathApply, data, &res); err != nil {
+	var ans applyAnswer
+	if err := n.call(ctx, leader, http.MethodPost, pathApply, data, &ans); err != nil {
 		return nil, err
 	}
-	return &res, nil
+	if ans.Result == nil {
+		return nil, fmt.Errorf("leader %s answered without a result", leader)
+	}
+	if err := n.waitApplied(ctx, ans.Index); err != nil {
+		// Applied on the leader but not here yet: the change is made.
+		// The result stands; a read here may lag for a moment.
+		n.log.Warn("change applied by the leader but not yet here", "index", ans.Index, "err", err)
+	}
+	return ans.Result, nil
 }
 
 // barrierGroup shares read-index requests between concurrent callers: a

@@ -25,6 +25,7 @@ type Backend struct {
 	now       func() time.Time
 	log       *slog.Logger
 	onCorrupt func(node string, id store.ChunkID)
+	onCall    func(node, op string, bytes int64, d time.Duration, err error)
 	sem       chan struct{} // one token per remote call in flight
 	lat       latencies
 
@@ -64,6 +65,7 @@ func New(cfg Config) (*Backend, error) {
 		now:       cfg.Now,
 		log:       cfg.Logger.With("component", "replica"),
 		onCorrupt: cfg.OnCorrupt,
+		onCall:    cfg.Observe,
 		sem:       make(chan struct{}, cfg.Concurrency),
 		closing:   closing,
 		shutdown:  shutdown,
@@ -177,11 +179,12 @@ func without(nodes []string, node string) []string {
 }
 
 // call makes one remote call to node: it waits for a Concurrency slot,
-// bounds the call by the Timeout and records its latency. A call that
+// bounds the call by the Timeout, records its latency and reports it to
+// Config.Observe as op (fn returns the chunk bytes it moved). A call that
 // times out (while ctx is not done) gives an error wrapping
 // store.ErrUnreachable, never context.DeadlineExceeded: a slow replica is
 // not the caller's deadline.
-func (b *Backend) call(ctx context.Context, node string, fn func(context.Context, Remote) error) error {
+func (b *Backend) call(ctx context.Context, node, op string, fn func(context.Context, Remote) (int64, error)) error {
 	rem, ok := b.peers.Client(node)
 	if !ok {
 		return fmt.Errorf("%w: no address known for node %s", store.ErrUnreachable, node)
@@ -195,11 +198,12 @@ func (b *Backend) call(ctx context.Context, node string, fn func(context.Context
 	cctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
 	start := b.now()
-	err := fn(cctx, rem)
+	n, err := fn(cctx, rem)
 	took := b.now().Sub(start)
 	if ctx.Err() != nil {
 		// The caller gave up (or Close, or a sibling call won): this
 		// says nothing about the node.
+		b.observe(ctx, node, op, n, took, err)
 		return err
 	}
 	if err != nil && cctx.Err() != nil {
@@ -207,6 +211,7 @@ func (b *Backend) call(ctx context.Context, node string, fn func(context.Context
 	}
 	answered := err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrNoSpace)
 	b.lat.record(node, took, !answered, b.timeout, b.now())
+	b.observe(ctx, node, op, n, took, err)
 	return err
 }
 

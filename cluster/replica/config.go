@@ -42,6 +42,23 @@ type Config struct {
 	// several at once: it must be safe for concurrent use and must not
 	// block (hand the event to a queue).
 	OnCorrupt func(node string, id store.ChunkID)
+	// Observe, when set, is called once after every call made to a node
+	// for a chunk, this node's own backend included (node is then
+	// Peers.Local()): for metrics. op is OpGet, OpPut, OpStat or OpDelete;
+	// bytes is the chunk data the call moved (the body of a put that
+	// succeeded, the bytes a get returned; 0 for stat, delete and failed
+	// calls); d is how long the call took (not the wait for a Concurrency
+	// slot); err is nil on success. A node's "not found" answer is an
+	// error wrapping store.ErrNotFound. A call its caller abandoned
+	// (the operation was cancelled or closed, or another replica answered
+	// first) has an error wrapping context.Canceled or
+	// context.DeadlineExceeded: it says nothing about the node. Calls not
+	// made are not reported (a node with no address, a dead node not
+	// asked). A ranged local get is reported when its reader is closed,
+	// with the bytes read from it. Observe is called synchronously, from
+	// many goroutines at once: it must be safe for concurrent use and must
+	// not block.
+	Observe func(node, op string, bytes int64, d time.Duration, err error)
 	// Now is the clock call latencies are measured with; nil means
 	// time.Now.
 	Now func() time.Time

@@ -41,11 +41,13 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			if n == b.self {
+				start := b.now()
 				errs[i] = b.local.Delete(octx, key)
+				b.observeLocal(octx, OpDelete, 0, start, errs[i])
 				return
 			}
-			errs[i] = b.call(octx, n, func(ctx context.Context, rem Remote) error {
-				return rem.DeleteChunk(ctx, id)
+			errs[i] = b.call(octx, n, OpDelete, func(ctx context.Context, rem Remote) (int64, error) {
+				return 0, rem.DeleteChunk(ctx, id)
 			})
 		}()
 	}
@@ -115,12 +117,14 @@ func (b *Backend) Locate(ctx context.Context, id store.ChunkID) []Replica {
 			var err error
 			if rep.Node == b.self {
 				var info store.ObjectInfo
+				start := b.now()
 				info, err = b.local.Stat(octx, id.Key())
+				b.observeLocal(octx, OpStat, 0, start, err)
 				size = info.Size
 			} else {
-				err = b.call(octx, rep.Node, func(ctx context.Context, rem Remote) (err error) {
+				err = b.call(octx, rep.Node, OpStat, func(ctx context.Context, rem Remote) (_ int64, err error) {
 					size, err = rem.StatChunk(ctx, id)
-					return err
+					return 0, err
 				})
 			}
 			switch {

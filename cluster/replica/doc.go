@@ -25,10 +25,15 @@
 // its key's ID) and writes it, in parallel, to the first R alive nodes of
 // the order: a node gossip reports dead is replaced by the next alive one
 // in order, and so is a node whose write fails, once per failure. It
-// succeeds only when R distinct nodes acknowledged. Otherwise it fails
-// with an error wrapping store.ErrNoSpace (every failure was a full node)
-// or store.ErrUnreachable (anything else), saying how many copies were
-// written and why; when fewer than R nodes are alive it writes nothing.
+// succeeds when R distinct nodes acknowledged, or, when nodes are down
+// (dead by gossip, or unreachable during the Put) and no alive node is
+// left to stand in, when every node still up acknowledged and they are a
+// majority of R: a 3-node cluster with one node down keeps writing with
+// two copies (logged), and repair adds the third when it can. Otherwise it
+// fails with an error wrapping store.ErrNoSpace (every failure was a full
+// node) or store.ErrUnreachable (anything else), saying how many copies
+// were written and why; when fewer than a majority of R nodes are alive it
+// writes nothing.
 // The fs layer turns that into ENOSPC or EIO and commits nothing; copies
 // written by a failed Put are left in place, unreferenced, for garbage
 // collection to remove (no chunk is ever half-written: each backend's Put

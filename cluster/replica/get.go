@@ -49,13 +49,13 @@ func (b *Backend) Get(ctx context.Context, key string, off, length int64) (io.Re
 
 	for _, n := range b.readOrder(id) {
 		var data []byte
-		err := b.call(octx, n, func(ctx context.Context, rem Remote) (err error) {
+		err := b.call(octx, n, OpGet, func(ctx context.Context, rem Remote) (_ int64, err error) {
 			if whole {
 				data, err = rem.GetChunk(ctx, id)
 			} else {
 				data, err = rem.GetChunkRange(ctx, id, off, length)
 			}
-			return err
+			return int64(len(data)), err
 		})
 		if err == nil {
 			return newBytesReader(data), nil
@@ -71,16 +71,18 @@ func (b *Backend) Get(ctx context.Context, key string, off, length int64) (io.Re
 
 // getLocal reads from the local backend, verifying a whole chunk.
 func (b *Backend) getLocal(ctx context.Context, id store.ChunkID, key string, off, length int64, whole bool) (io.ReadCloser, error) {
+	start := b.now()
 	rc, err := b.local.Get(ctx, key, off, length)
 	if err != nil || !whole {
-		return rc, err
+		return b.observeLocalRange(ctx, start, rc, err), err
 	}
 	data, err := readAll(rc)
 	rc.Close()
-	if err != nil {
-		return nil, err
+	if err == nil {
+		err = store.Verify(id, data)
 	}
-	if err := store.Verify(id, data); err != nil {
+	b.observeLocal(ctx, OpGet, int64(len(data)), start, err)
+	if err != nil {
 		return nil, err
 	}
 	return newBytesReader(data), nil
@@ -153,7 +155,9 @@ func (b *Backend) Stat(ctx context.Context, key string) (store.ObjectInfo, error
 	defer end()
 
 	var fails failures
+	start := b.now()
 	info, err := b.local.Stat(octx, key)
+	b.observeLocal(octx, OpStat, 0, start, err)
 	if err == nil {
 		return info, nil
 	}
@@ -180,9 +184,9 @@ func (b *Backend) Stat(ctx context.Context, key string) (store.ObjectInfo, error
 		asked++
 		go func() {
 			var size int64
-			err := b.call(sctx, n, func(ctx context.Context, rem Remote) (err error) {
+			err := b.call(sctx, n, OpStat, func(ctx context.Context, rem Remote) (_ int64, err error) {
 				size, err = rem.StatChunk(ctx, id)
-				return err
+				return 0, err
 			})
 			results <- result{n, size, err}
 		}()

@@ -15,10 +15,13 @@ import (
 // alive nodes of the chunk's order, a node that fails being replaced by the
 // next unused alive one. It reads the whole body first: size bytes, which
 // must hash to the chunk's ID (else store.ErrCorrupt) and be at most
-// store.MaxChunkSize. It succeeds only when R distinct nodes stored the
-// chunk; otherwise the error wraps store.ErrNoSpace when every failure was
-// a full node, else store.ErrUnreachable, and says how many copies were
-// written. The copies written by a failed Put stay where they are, like
+// store.MaxChunkSize. It succeeds when R distinct nodes stored the chunk,
+// or, when placed nodes are down (dead by gossip, or not answering during
+// the Put), when every node still up did and that is a majority of R: a
+// 3-node cluster with one node down keeps writing, with two copies, and
+// repair adds the third later. Otherwise the error wraps store.ErrNoSpace
+// when every failure was a full node, else store.ErrUnreachable, and says
+// how many copies were written. The copies written by a failed Put stay where they are, like
 // any unreferenced chunk, until garbage collection removes them.
 //
 // Put returns only once every call it started has returned (at most R are
@@ -102,10 +105,22 @@ func (b *Backend) put(ctx, octx context.Context, id store.ChunkID, key string, d
 			alive = append(alive, n)
 		}
 	}
-	if len(alive) < r {
-		return fmt.Errorf("put chunk %s: %w: 0 of %d copies written: only %d of its %d nodes are alive",
-			id, store.ErrUnreachable, r, len(alive), len(order))
+	// Fewer alive nodes than replicas (a node of a 3-node cluster is
+	// down): the chunk goes to every alive node, and repair adds the
+	// missing copies when the layout has enough nodes again. Refusing
+	// would stop every write of the cluster while one node is down. A
+	// majority of the replicas is the least ever accepted.
+	want := r
+	least := want/2 + 1
+	if len(alive) < least {
+		return fmt.Errorf("put chunk %s: %w: 0 of %d copies written: only %d of its %d nodes are alive, %d needed",
+			id, store.ErrUnreachable, want, len(alive), len(order), least)
 	}
+	if len(alive) < r {
+		r = len(alive)
+	}
+	down := 0 // placed nodes that stopped answering during this Put
+	need := func() int { return max(least, r-down) }
 
 	// At most r writes are in flight: the first r alive nodes, and one
 	// replacement for each that fails while unused alive nodes remain.
@@ -145,21 +160,32 @@ func (b *Backend) put(ctx, octx context.Context, id store.ChunkID, key string, d
 			continue
 		}
 		fails.add(res.node, res.err)
+		if errors.Is(res.err, store.ErrUnreachable) {
+			down++
+		}
 		if next < len(alive) {
 			b.log.Warn("replica write failed; trying the next node", "chunk", id.String(), "node", res.node, "next", alive[next], "err", res.err)
 			start()
 		} else {
 			b.log.Warn("replica write failed; no node left to try", "chunk", id.String(), "node", res.node, "err", res.err)
-			if len(written)+inflight < r {
-				cancel() // r copies are out of reach: stop the writes in flight
+			if len(written)+inflight < need() {
+				cancel() // the copies needed are out of reach: stop the writes in flight
 			}
 		}
 	}
-	if len(written) == r {
+	// A node that stopped answering (it died before gossip noticed)
+	// counts as down, like the dead ones: what the others hold is enough,
+	// if it is a majority of the replicas. Any other failure (a full
+	// disk, a refused write) is not.
+	if len(written) >= need() {
+		if len(written) < want {
+			b.log.Warn("chunk written with fewer copies than wanted; repair will add the rest", "chunk", id.String(),
+				"copies", len(written), "wanted", want, "on", strings.Join(written, ","))
+		}
 		return nil
 	}
 	if stop := b.stopped(ctx); stop != nil {
-		return fmt.Errorf("put chunk %s: %d of %d copies written: %w", id, len(written), r, stop)
+		return fmt.Errorf("put chunk %s: %d of %d copies written: %w", id, len(written), want, stop)
 	}
 	why := store.ErrUnreachable
 	if len(fails) > 0 && fails.count(store.ErrNoSpace) == len(fails) {
@@ -169,17 +195,20 @@ func (b *Backend) put(ctx, octx context.Context, id store.ChunkID, key string, d
 	if len(written) > 0 {
 		on = strings.Join(written, ", ")
 	}
-	return fmt.Errorf("put chunk %s: %w: %d of %d copies written (on %s) and no alive node left to try (%s)",
-		id, why, len(written), r, on, fails)
+	return fmt.Errorf("put chunk %s: %w: %d of %d copies written (on %s, %d needed) and no alive node left to try (%s)",
+		id, why, len(written), want, on, need(), fails)
 }
 
 // putOn writes data to one node: this one through the local backend, a
 // peer through its client.
 func (b *Backend) putOn(ctx context.Context, node string, id store.ChunkID, key string, data []byte) error {
 	if node == b.self {
-		return b.local.Put(ctx, key, bytes.NewReader(data), int64(len(data)))
+		start := b.now()
+		err := b.local.Put(ctx, key, bytes.NewReader(data), int64(len(data)))
+		b.observeLocal(ctx, OpPut, int64(len(data)), start, err)
+		return err
 	}
-	return b.call(ctx, node, func(ctx context.Context, rem Remote) error {
-		return rem.PutChunk(ctx, id, data)
+	return b.call(ctx, node, OpPut, func(ctx context.Context, rem Remote) (int64, error) {
+		return int64(len(data)), rem.PutChunk(ctx, id, data)
 	})
 }

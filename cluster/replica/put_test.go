@@ -144,22 +144,6 @@ func TestPutNotEnoughCopies(t *testing.T) {
 		noCalled bool     // no node called at all
 	}{
 		{
-			name:    "a target fails",
-			setup:   func(c *fakeCluster) { c.remotes["n2"].setFault(opPut, fault{err: store.ErrUnreachable}) },
-			want:    []error{store.ErrUnreachable},
-			notWant: []error{store.ErrNoSpace, context.DeadlineExceeded, context.Canceled},
-			copies:  "of 3 copies written",
-			left:    []string{"n0", "n1"},
-		},
-		{
-			name:    "a target hangs",
-			setup:   func(c *fakeCluster) { c.remotes["n2"].setFault(opPut, fault{hang: true}) },
-			want:    []error{store.ErrUnreachable},
-			notWant: []error{context.DeadlineExceeded, context.Canceled},
-			copies:  "of 3 copies written",
-			left:    []string{"n0", "n1"},
-		},
-		{
 			name:    "a target is full",
 			setup:   func(c *fakeCluster) { c.remotes["n2"].setFault(opPut, fault{err: store.ErrNoSpace}) },
 			want:    []error{store.ErrNoSpace},
@@ -189,8 +173,11 @@ func TestPutNotEnoughCopies(t *testing.T) {
 			left:    []string{"n0"},
 		},
 		{
-			name:     "a target is dead",
-			setup:    func(c *fakeCluster) { c.peers.setDead("n1", true) },
+			name: "two targets are dead",
+			setup: func(c *fakeCluster) {
+				c.peers.setDead("n1", true)
+				c.peers.setDead("n2", true)
+			},
 			want:     []error{store.ErrUnreachable},
 			copies:   "0 of 3 copies written",
 			noCalled: true,
@@ -248,7 +235,7 @@ func TestPutNotEnoughCopies(t *testing.T) {
 // flight are cancelled rather than waited out, and none is left running.
 func TestPutGivesUpEarly(t *testing.T) {
 	c := newFakeCluster(t, 3, 3, fakeOpts{cfg: func(cfg *replica.Config) { cfg.Timeout = time.Hour }})
-	c.remotes["n1"].setFault(opPut, fault{err: store.ErrUnreachable})
+	c.remotes["n1"].setFault(opPut, fault{err: errors.New("disk on fire")})
 	c.remotes["n2"].setFault(opPut, fault{hang: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -350,5 +337,31 @@ func TestConcurrencyBound(t *testing.T) {
 	}
 	if m := g.max(); m > limit {
 		t.Errorf("%d remote calls in flight at once, limit %d", m, limit)
+	}
+}
+
+// TestPutDegraded: with a placed node down (dead by gossip, failing as
+// unreachable, or not answering), the chunk goes to the two others and
+// Put succeeds: a 3-node cluster keeps writing while one node is down.
+func TestPutDegraded(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(c *fakeCluster)
+	}{
+		{"a target is dead", func(c *fakeCluster) { c.peers.setDead("n1", true) }},
+		{"a target is unreachable", func(c *fakeCluster) { c.remotes["n2"].setFault(opPut, fault{err: store.ErrUnreachable}) }},
+		{"a target hangs", func(c *fakeCluster) { c.remotes["n2"].setFault(opPut, fault{hang: true}) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newFakeCluster(t, 3, 3, fakeOpts{})
+			tc.setup(c)
+			id, err := c.put(ctxT(t), randChunk(1000))
+			if err != nil {
+				t.Fatalf("Put with one node down: %v", err)
+			}
+			if held := c.holders(id); len(held) != 2 {
+				t.Errorf("chunk on %v; want the two nodes up", held)
+			}
+		})
 	}
 }

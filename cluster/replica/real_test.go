@@ -246,9 +246,13 @@ func TestRealNotEnoughNodes(t *testing.T) {
 
 	c.es["n1"].Reset()
 	c.srvs["n2"].Close()
+	if err := c.b.Put(ctxT(t), id.Key(), bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Errorf("Put with one node of three down: %v; want two copies written", err)
+	}
+	c.srvs["n1"].Close()
 	err = c.b.Put(ctxT(t), id.Key(), bytes.NewReader(data), int64(len(data)))
-	wantErr(t, "Put with a node down", err, store.ErrUnreachable)
-	wantNotErr(t, "Put with a node down", err, store.ErrNoSpace, context.DeadlineExceeded)
+	wantErr(t, "Put with two nodes of three down", err, store.ErrUnreachable)
+	wantNotErr(t, "Put with two nodes of three down", err, store.ErrNoSpace, context.DeadlineExceeded)
 }
 
 func TestRealReadFallback(t *testing.T) {
