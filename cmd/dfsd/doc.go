@@ -12,7 +12,7 @@
 // DATA/LOCK), a mountpoint that is missing, not empty or already mounted, an
 // unreachable S3 endpoint, rejected credentials, a missing bucket without
 // create=true, a chunk size or backend that differs from the one the
-// filesystem was created with (DATA/format.json). Malformed flags exit 2.
+// filesystem was created with (DATA/format.json). Malformed flags or config files exit 2.
 //
 // SIGINT and SIGTERM unmount the filesystem, flush every open file and
 // close the stores; an unmount from outside (fusermount3 -u) does the same.

@@ -32,7 +32,7 @@ func main() {
 // run is dfsd's whole life; it returns the exit status. Refusals at start
 // print one line, "dfsd: <sentence>", and return 1.
 func run(args []string, stdout, stderr io.Writer) int {
-	cfg, err := parseFlags(args, stderr)
+	cfg, err := parseFlags(args, stdout, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
