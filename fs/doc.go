@@ -10,7 +10,8 @@
 // Filesystem semantics (permissions aside, which the kernel checks), the
 // write buffers, the read barrier of close-to-open consistency and every
 // decision about data live below, in fs/vfs. This package imports only
-// fs/vfs and store/meta (for types), never a backend or the Raft layer.
+// fs/vfs and store/meta (for types) and the Prometheus client (Instrument,
+// in metrics.go), never a backend or the Raft layer.
 //
 // # Nodes
 //

@@ -159,6 +159,10 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("filesystem: %v", err)
 	}
+	if err := addMetricSources(n.metrics, metricSources{Chunks: chunks.Stats, Dirty: v.DirtyBytes}); err != nil {
+		closeVFS(v, logger)
+		return err
+	}
 	// In a cluster the orphans are shared: another host may still hold
 	// one open, and each host reclaims those it made when it closes them.
 	if n.raft == nil {
@@ -197,7 +201,7 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 	fcfg.Debug = cfg.debugFUSE
 	fcfg.FSName = "dfs"
 	fcfg.Logger = logger
-	m, err := fs.Mount(mountpoint, v, fcfg)
+	m, err := fs.Mount(mountpoint, fs.Instrument(v, n.metrics), fcfg)
 	if err != nil {
 		closeVFS(v, logger)
 		return fmt.Errorf("mount %s: %v", mountpoint, err)

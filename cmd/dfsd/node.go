@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/dfsproject/dfs/alerts"
 	"github.com/dfsproject/dfs/cluster"
 	"github.com/dfsproject/dfs/cluster/consensus"
@@ -34,6 +36,8 @@ type node struct {
 	gossip  *cluster.Node // nil when standalone
 	alerts  *alerts.Manager
 	started time.Time
+	// metrics is the Prometheus registry served on /metrics.
+	metrics *prometheus.Registry
 
 	// fsm is the namespace; proposer applies commands to it (through
 	// raft in a cluster) and chunks is where chunks are stored (on R
@@ -85,6 +89,9 @@ func startNode(cfg *config, dataDir string, backend store.Backend, fsm *meta.FSM
 		return nil, fmt.Errorf("alerts: %v", err)
 	}
 	n.goStop(func(ctx context.Context) { n.alerts.Run(ctx) }, n.alerts.Close)
+	if n.metrics, err = newMetrics(metricSources{Members: n.members, Alerts: n.alerts.Open, Usage: n.usage}); err != nil {
+		return nil, err
+	}
 
 	if n.key != nil {
 		if err := n.startGossip(fail); err != nil {
@@ -183,6 +190,7 @@ func (n *node) startHTTP(backend store.Backend) error {
 	mux.Handle("/v1/chunks", ph)
 	mux.Handle("/v1/chunks/", ph)
 	mux.Handle("/v1/raft/", n.raft.Handler())
+	mux.Handle("/metrics", metricsHandler(n.metrics, n.log.With("part", "metrics"))) // unsigned: Prometheus cannot sign
 	mux.Handle("/", ch)
 	l, err := net.Listen("tcp", n.cfg.httpAddr)
 	if err != nil {
@@ -204,7 +212,12 @@ func (n *node) startControl(dataDir string) error {
 	if err != nil {
 		return fmt.Errorf("control socket: %v", err)
 	}
-	n.serveHTTP(l, h)
+	// /metrics here too, for standalone nodes (no network listener):
+	// curl --unix-socket DATA/dfsd.sock http://dfsd/metrics
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", metricsHandler(n.metrics, n.log.With("part", "metrics")))
+	mux.Handle("/", h)
+	n.serveHTTP(l, mux)
 	return nil
 }
 
@@ -480,6 +493,9 @@ func (n *node) startRaft(dataDir string, backend store.Backend) error {
 	}
 	n.raft = r
 	n.proposer = alertingProposer{r, n}
+	if err := addMetricSources(n.metrics, metricSources{Raft: r.Status}); err != nil {
+		return err
+	}
 	n.stops = append(n.stops, func() {
 		if err := r.Close(); err != nil {
 			n.log.Warn("stopping Raft", "err", err)
@@ -500,6 +516,9 @@ func (n *node) startRaft(dataDir string, backend store.Backend) error {
 	repCfg.Logger = n.log.With("part", "replica")
 	repCfg.OnCorrupt = func(node string, id store.ChunkID) {
 		go n.report(true, alerts.CorruptReplica, node, map[string]string{"chunk": id.String()})
+	}
+	if repCfg.Observe, err = chunkRequestMetrics(n.metrics); err != nil {
+		return err
 	}
 	rb, err := replica.New(repCfg)
 	if err != nil {
