@@ -54,8 +54,11 @@ func init() {
 	commands = []command{
 		{"status", "", "the cluster's health, its nodes and open alerts (exit 1 when degraded)", noFlags(runStatus)},
 		{"nodes", "", "the nodes: state, mode, address, zone, capacity, use, last seen", noFlags(runNodes)},
+		{"df", "", "each node's size, used and available space, and the alive nodes' total", noFlags(runDF)},
 		{"alerts", "[-n N]", "the open alerts and the last N alert changes (default 20)", setupAlerts},
+		{"bench", "[FLAGS] DIR", "time writes, reads and stats of big and small files in DIR (bench --help)", setupBench},
 		{"keygen", "", "print a new cluster key (32 random bytes, base64) for --cluster-key-file", noFlags(runKeygen)},
+		{"completion", "SHELL", "print a completion script for SHELL: bash, zsh or fish", noFlags(runCompletion)},
 		{"version", "", "print the version of dfsctl", noFlags(runVersion)},
 		{"help", "", "print this help", noFlags(runHelp)},
 	}
@@ -75,8 +78,8 @@ const flagsUsage = `Flags, before or after the command:
   --json                   print JSON instead of text
   --timeout DURATION       how long to wait for dfsd (default 5s)
 
-Exit status: 0 success; 1 status found the cluster degraded; 2 an error (bad
-usage, dfsd not reachable, ...).
+Exit status: 0 success; 1 status found the cluster degraded, or bench failed;
+2 an error (bad usage, dfsd not reachable, ...).
 `
 
 // usage returns the help text.
