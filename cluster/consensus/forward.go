@@ -100,6 +100,10 @@ func (n *Node) serveApply(w http.ResponseWriter, r *http.Request, data []byte) {
 		return
 	}
 	writeJSON(w, http.StatusOK, applyAnswer{Result: res, Index: f.Index()})
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
 }
 
 // applyAnswer is the leader's answer to a forwarded command: its result

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -45,6 +46,8 @@ type Node struct {
 	http  *http.Client
 
 	barrier barrierGroup
+	applied notifier      // closed and replaced after every apply
+	kick    chan struct{} // leader: a follower waits for a commit to reach it
 
 	leader  atomic.Bool
 	stop    chan struct{}
@@ -67,7 +70,8 @@ func Open(cfg Config) (*Node, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{cfg: cfg, log: log, stop: make(chan struct{}), missing: map[raft.ServerID]time.Time{}}
+	n := &Node{cfg: cfg, log: log, stop: make(chan struct{}), missing: map[raft.ServerID]time.Time{}, kick: make(chan struct{}, 1)}
+	n.applied.ch = make(chan struct{})
 	n.http = cfg.HTTP
 	if n.http == nil {
 		n.http = &http.Client{Timeout: cfg.ApplyTimeout, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute}}
@@ -135,15 +139,16 @@ func Open(cfg Config) (*Node, error) {
 	// the entries after its applied index, unless it needs the snapshot.
 	rc.NoSnapshotRestoreOnStart = !need
 	rc.Logger = hclogBridge(log, "raft")
-	n.raft, err = raft.NewRaft(rc, n.fsm, n.logs, n.logs, snaps, n.trans)
+	n.raft, err = raft.NewRaft(rc, notifyingFSM{n.fsm, &n.applied}, n.logs, n.logs, snaps, n.trans)
 	if err != nil {
 		n.trans.Close()
 		return nil, fmt.Errorf("start Raft: %v", err)
 	}
 	ok = true
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.watchLeader()
 	go n.manage(has)
+	go n.pushCommits()
 	log.Info("Raft started", "addr", cfg.AdvertiseAddr, "existing_state", has, "bootstrap_expect", cfg.BootstrapExpect)
 	return n, nil
 }
@@ -314,24 +319,107 @@ func (n *Node) Barrier(ctx context.Context, timeout time.Duration) error {
 
 // waitApplied waits until the namespace has applied index idx.
 func (n *Node) waitApplied(ctx context.Context, idx uint64) error {
-	for d := 100 * time.Microsecond; n.cfg.FSM.AppliedIndex() < idx; d = min(2*d, 10*time.Millisecond) {
+	for {
+		ch := n.applied.wait()
+		if n.cfg.FSM.AppliedIndex() >= idx {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("namespace at %d, waiting for %d: %w", n.cfg.FSM.AppliedIndex(), idx, ctx.Err())
-		case <-time.After(d):
+		case <-ch:
+		case <-time.After(50 * time.Millisecond): // entries raft applies without the FSM (configuration changes)
 		}
 	}
-	return nil
 }
 
-// leaderReadIndex is the read index on the leader: its commit index once
-// a quorum confirmed it still leads.
+// notifier wakes the waiters of waitApplied after each apply.
+type notifier struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (a *notifier) wait() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.ch
+}
+
+func (a *notifier) notify() {
+	a.mu.Lock()
+	close(a.ch)
+	a.ch = make(chan struct{})
+	a.mu.Unlock()
+}
+
+// notifyingFSM is the raft state machine with a notification after each
+// Apply and Restore.
+type notifyingFSM struct {
+	*raftmeta.FSM
+	n *notifier
+}
+
+func (f notifyingFSM) Apply(l *raft.Log) any {
+	res := f.FSM.Apply(l)
+	f.n.notify()
+	return res
+}
+
+func (f notifyingFSM) Restore(rc io.ReadCloser) error {
+	err := f.FSM.Restore(rc)
+	f.n.notify()
+	return err
+}
+
+// pushCommits runs on the leader: after a forwarded command is applied,
+// the follower that forwarded it waits until its own copy applies it, but
+// followers learn the commit index only with the next AppendEntries,
+// which raft sends when new entries come or after CommitTimeout. A
+// barrier entry makes that next AppendEntries go at once; bursts share one.
+func (n *Node) pushCommits() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-n.kick:
+		}
+		if n.raft.State() == raft.Leader {
+			if err := n.raft.Barrier(5 * time.Second).Error(); err != nil {
+				n.log.Debug("commit push barrier", "err", err)
+			}
+		}
+	}
+}
+
+// leaderReadIndex is the read index on the leader: the index of the last
+// command at or below its commit index, once a quorum confirmed it still
+// leads. It is a command's index, not the commit index itself, because
+// the namespace counts only commands: barriers, no-ops and configuration
+// changes never reach it, so a copy that applied everything may still be
+// "behind" a commit index that ends with one of those.
 func (n *Node) leaderReadIndex() (uint64, error) {
 	idx := n.raft.CommitIndex()
 	if err := n.raft.VerifyLeader().Error(); err != nil {
 		return 0, err
 	}
-	return idx, nil
+	return n.lastCommandAtOrBelow(idx), nil
+}
+
+// lastCommandAtOrBelow returns the index of the last command entry at or
+// below idx, looking back at most 256 entries; past that (or in a
+// compacted log) it falls back to what this node's namespace applied.
+func (n *Node) lastCommandAtOrBelow(idx uint64) uint64 {
+	for i := idx; i > 0 && idx-i < 256; i-- {
+		var l raft.Log
+		if err := n.logs.GetLog(i, &l); err != nil {
+			break
+		}
+		if l.Type == raft.LogCommand {
+			return i
+		}
+	}
+	return min(idx, n.cfg.FSM.AppliedIndex())
 }
 
 // Close stops the server. A leader first hands leadership over, so the

@@ -149,10 +149,31 @@ func TestClusterLifecycle(t *testing.T) {
 	})
 
 	ctx := context.Background()
-	// A mutation through a follower is forwarded to the leader.
+	// The log ends with configuration entries, which the namespace never
+	// sees: a barrier must still complete.
+	if err := b.Barrier(ctx, time.Second); err != nil {
+		t.Fatalf("barrier after configuration changes: %v", err)
+	}
+	// A mutation through a follower is forwarded to the leader, and the
+	// follower sees it when Propose returns.
 	res, err := b.Propose(ctx, mkdir("d1"))
 	if err != nil || res.Errno != 0 {
 		t.Fatalf("mkdir through a follower: %+v, %v", res, err)
+	}
+	if _, err := c.fsms["b"].Lookup(ctx, meta.RootIno, "d1"); err != nil {
+		t.Fatalf("d1 on b right after b's mkdir: %v", err)
+	}
+	// The leader pushed the commit with a barrier entry: the log ends with
+	// it, and barriers on followers still complete at once.
+	time.Sleep(100 * time.Millisecond)
+	for _, f := range []*Node{b, cn} {
+		start := time.Now()
+		if err := f.Barrier(ctx, time.Second); err != nil {
+			t.Fatalf("barrier on %s after a pushed commit: %v", f.cfg.Name, err)
+		}
+		if d := time.Since(start); d > 500*time.Millisecond {
+			t.Errorf("barrier on %s took %v", f.cfg.Name, d)
+		}
 	}
 	if res, err := cn.Propose(ctx, mkdir("d1")); err != nil || res.Errno != syscall.EEXIST {
 		t.Fatalf("second mkdir of d1: %+v, %v; want EEXIST", res, err)
