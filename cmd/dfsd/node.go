@@ -418,6 +418,9 @@ func health(st control.Status) (string, []string) {
 	if st.Raft != nil && st.Raft.Leader == "" {
 		reasons = append(reasons, "no Raft leader: metadata changes fail")
 	}
+	if st.Raft != nil && st.Raft.LayoutVersion == 0 {
+		reasons = append(reasons, "no placement layout yet: writes fail")
+	}
 	for _, a := range st.Alerts {
 		if a.Severity == alerts.SeverityInfo || named[a.Node] || a.Kind == alerts.LeaderLost && st.Raft != nil && st.Raft.Leader == "" {
 			continue

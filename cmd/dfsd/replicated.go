@@ -110,7 +110,7 @@ func (p *gossipPeers) Client(name string) (replica.Remote, bool) {
 // node dead or gone for longer than the down-out interval is taken out.
 // Brief absences change nothing.
 func (n *node) manageLayout(ctx context.Context) {
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
