@@ -24,6 +24,12 @@ const (
 // encoded Cmd. Apply answers such bytes with EINVAL.
 var ErrBadCommand = errors.New("meta: malformed command")
 
+// ErrNewerCommand is returned (wrapped) by Decode for a command encoded by
+// a newer version of dfs. Apply does not answer it with EINVAL (that would
+// let this replica's state drift from the others'): it fails, and applies
+// nothing more until the node runs a version that knows the command.
+var ErrNewerCommand = errors.New("meta: command from a newer version of dfs")
+
 // Encode serializes cmd for the log. The format is binary: a version byte,
 // the op, then every field in a fixed order (integers as varints, strings
 // and byte slices length-prefixed, chunk IDs as 32 raw bytes), so a Commit
@@ -96,6 +102,9 @@ func Decode(data []byte) (*Cmd, error) {
 	if v != 1 && v != cmdVersion {
 		if d.err != nil {
 			return nil, d.err
+		}
+		if v > cmdVersion {
+			return nil, fmt.Errorf("%w: version %d, this one knows up to %d: upgrade this node", ErrNewerCommand, v, cmdVersion)
 		}
 		return nil, fmt.Errorf("%w: version %d", ErrBadCommand, v)
 	}

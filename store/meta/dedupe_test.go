@@ -136,3 +136,19 @@ func TestSetLayout(t *testing.T) {
 		t.Fatalf("layout: %q, %d, %v; want two, 2", b, v, err)
 	}
 }
+
+// TestNewerCommandStopsApply: a command from a newer version is not
+// answered EINVAL (the replica would drift): nothing is applied.
+func TestNewerCommandStopsApply(t *testing.T) {
+	f := testFSM(t, "", 0)
+	b := mustEncode(t, &Cmd{Op: OpMkdir, Now: 1, Parent: RootIno, Name: "x", Mode: syscall.S_IFDIR | 0o755})
+	b[0] = cmdVersion + 1
+	res := f.Apply(1, b)
+	if res.Errno != syscall.EIO || f.AppliedIndex() != 0 {
+		t.Fatalf("newer command: %v, applied %d; want EIO and nothing applied", res.Errno, f.AppliedIndex())
+	}
+	b[0] = 0
+	if res := f.Apply(1, b); res.Errno != syscall.EINVAL || f.AppliedIndex() != 1 {
+		t.Fatalf("malformed command: %v, applied %d; want EINVAL and the index applied", res.Errno, f.AppliedIndex())
+	}
+}

@@ -256,6 +256,9 @@ func (f *FSM) apply(index uint64, data []byte) (*Result, error) {
 		return &Result{}, nil
 	}
 	cmd, err := Decode(data)
+	if errors.Is(err, ErrNewerCommand) {
+		return nil, fmt.Errorf("meta: entry %d: %w", index, err)
+	}
 	if err != nil {
 		f.log.Warn("meta: undecodable command", "index", index, "err", err)
 		cmd = &Cmd{Op: OpInvalid}
