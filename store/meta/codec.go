@@ -13,6 +13,10 @@ import (
 // ReqID; version 1 commands (without it) still decode.
 const cmdVersion = 2
 
+// maxFutureVersion bounds the version bytes taken for commands of a newer
+// dfs (ErrNewerCommand); anything above is garbage (ErrBadCommand).
+const maxFutureVersion = 15
+
 // Flag bits of the encoded Cmd's booleans.
 const (
 	cmdExcl = 1 << iota
@@ -103,7 +107,7 @@ func Decode(data []byte) (*Cmd, error) {
 		if d.err != nil {
 			return nil, d.err
 		}
-		if v > cmdVersion {
+		if v > cmdVersion && v <= maxFutureVersion {
 			return nil, fmt.Errorf("%w: version %d, this one knows up to %d: upgrade this node", ErrNewerCommand, v, cmdVersion)
 		}
 		return nil, fmt.Errorf("%w: version %d", ErrBadCommand, v)
