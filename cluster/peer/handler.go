@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dfsproject/dfs/cluster/internal/ratelog"
 	"github.com/dfsproject/dfs/store"
 )
 
@@ -79,7 +80,7 @@ func (c HandlerConfig) Validate() error {
 type handler struct {
 	b       store.Backend
 	v       *Verifier
-	log     *rateLog
+	log     *ratelog.Logger
 	maxBody int64
 }
 
@@ -110,7 +111,7 @@ func NewHandler(cfg HandlerConfig) (http.Handler, error) {
 			MaxNonces: cfg.MaxNonces,
 			Now:       now,
 		},
-		log:     newRateLog(logger, now),
+		log:     ratelog.New(logger, now),
 		maxBody: maxBody,
 	}, nil
 }
@@ -257,7 +258,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request, id store.ChunkID) 
 	// A failure midway leaves the response short of its Content-Length,
 	// which the client sees as an unexpected EOF.
 	if _, err := io.Copy(w, rc); err != nil && r.Context().Err() == nil {
-		h.log.log(slog.LevelWarn, "peer chunk read failed midway", slog.String("remote", r.RemoteAddr),
+		h.log.Log(slog.LevelWarn, "peer chunk read failed midway", slog.String("remote", r.RemoteAddr),
 			slog.String("chunk", id.String()), slog.Any("err", err))
 	}
 }
@@ -412,7 +413,7 @@ func badRequest(status int, format string, args ...any) *Refusal {
 // refuse answers a refused request and logs it (rate-limited) with the
 // remote address and the reason, never the key.
 func (h *handler) refuse(w http.ResponseWriter, r *http.Request, ref *Refusal) {
-	h.log.log(slog.LevelWarn, "peer request refused",
+	h.log.Log(slog.LevelWarn, "peer request refused",
 		slog.String("remote", r.RemoteAddr),
 		slog.String("method", truncate(r.Method, 16)),
 		slog.String("path", truncate(r.URL.Path, 160)),
@@ -446,7 +447,7 @@ func (h *handler) storeError(w http.ResponseWriter, r *http.Request, err error) 
 	if status == http.StatusInternalServerError {
 		level = slog.LevelError
 	}
-	h.log.log(level, "peer request failed", slog.String("remote", r.RemoteAddr),
+	h.log.Log(level, "peer request failed", slog.String("remote", r.RemoteAddr),
 		slog.String("method", r.Method), slog.String("path", truncate(r.URL.Path, 160)),
 		slog.Int("status", status), slog.Any("err", err))
 	http.Error(w, msg, status)

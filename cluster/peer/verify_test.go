@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dfsproject/dfs/cluster/internal/ratelog"
 	"github.com/dfsproject/dfs/store"
 )
 
@@ -259,8 +260,8 @@ func TestRefusalLogRateLimited(t *testing.T) {
 		serve(e.h, request(t, "GET", "/v1/chunks", nil, nil, time.Time{}))
 	}
 	lines := strings.Count(e.logs.String(), "\n")
-	if lines > logBurst {
-		t.Fatalf("%d log lines for 1000 refusals, want at most %d", lines, logBurst)
+	if lines > ratelog.Burst {
+		t.Fatalf("%d log lines for 1000 refusals, want at most %d", lines, ratelog.Burst)
 	}
 	e.clock.Add(time.Minute)
 	serve(e.h, request(t, "GET", "/v1/chunks", nil, nil, time.Time{}))

@@ -8,6 +8,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/dfsproject/dfs/cluster/internal/ratelog"
 )
 
 // Dial connects to addr ("host:port") over TCP and runs the client side
@@ -66,7 +68,7 @@ type listener struct {
 	inner net.Listener
 	sec   *secrets
 	cfg   Config
-	log   *rateLog
+	log   *ratelog.Logger
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -85,7 +87,7 @@ func newListener(inner net.Listener, sec *secrets, cfg Config) *listener {
 		inner:  inner,
 		sec:    sec,
 		cfg:    cfg,
-		log:    newRateLog(cfg.Logger, time.Now),
+		log:    ratelog.New(cfg.Logger, time.Now),
 		ctx:    ctx,
 		cancel: cancel,
 		ready:  make(chan net.Conn),
@@ -148,7 +150,7 @@ func (l *listener) acceptLoop() {
 			// Most likely out of file descriptors: wait and retry, as
 			// net/http does.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			l.log.log(slog.LevelWarn, "securenet: accept failed; retrying",
+			l.log.Log(slog.LevelWarn, "securenet: accept failed; retrying",
 				slog.String("purpose", l.sec.purpose), slog.Duration("backoff", backoff), slog.String("error", err.Error()))
 			t := time.NewTimer(backoff)
 			select {
@@ -162,7 +164,7 @@ func (l *listener) acceptLoop() {
 		select {
 		case l.slots <- struct{}{}:
 		default:
-			l.log.log(slog.LevelWarn, "securenet: connection refused: too many handshakes in progress or waiting for Accept",
+			l.log.Log(slog.LevelWarn, "securenet: connection refused: too many handshakes in progress or waiting for Accept",
 				slog.String("purpose", l.sec.purpose), slog.String("remote", remote(c)), slog.Int("limit", l.cfg.MaxHandshakes))
 			c.Close()
 			continue
@@ -192,7 +194,7 @@ func (l *listener) handshake(c net.Conn) {
 		} else {
 			attrs = append(attrs, slog.String("error", err.Error()))
 		}
-		l.log.log(slog.LevelWarn, "securenet: handshake refused", attrs...)
+		l.log.Log(slog.LevelWarn, "securenet: handshake refused", attrs...)
 		return
 	}
 	select {
