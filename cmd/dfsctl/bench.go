@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/dfsproject/dfs/cmd/internal/units"
 )
 
 // dfsctl bench's defaults, as juicefs bench's.
@@ -322,23 +324,8 @@ func (c benchConfig) bytesWritten() uint64 {
 // parseSize parses a size as dfsd's flags do: bytes, or a number and a
 // binary unit: KiB, MiB, GiB, TiB, or K, M, G, T.
 func parseSize(s string) (int64, bool) {
-	t := strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1}} {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSuffix(t, u.suffix), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, false
-	}
-	return n * mult, true
+	n, err := units.ParseBytes(s)
+	return n, err == nil
 }
 
 // formatSize formats n bytes as parseSize reads them: 1GiB, 128KiB, 1000.

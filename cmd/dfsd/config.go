@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dfsproject/dfs/cmd/internal/units"
 	"github.com/dfsproject/dfs/store"
 )
 
@@ -98,25 +99,7 @@ func (b byteSize) Set(s string) error {
 	return nil
 }
 
-func parseBytes(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1}} {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSuffix(t, u.suffix), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("%q is not a size (use bytes or a unit: 64KiB, 4MiB, 1GiB)", s)
-	}
-	return n * mult, nil
-}
+func parseBytes(s string) (int64, error) { return units.ParseBytes(s) }
 
 func formatBytes(n int64) string {
 	for _, u := range []struct {
