@@ -97,8 +97,11 @@ func (c *Config) badgerOptions(log *slog.Logger) badger.Options {
 	return o
 }
 
-// badgerLogger bridges badger's printf logger to slog: its routine
-// chatter goes to Debug.
+// BadgerLogger bridges badger's printf logger to l: badger's routine
+// chatter goes to Debug, its warnings and errors to Warn and Error. Other
+// badger stores of dfs (the Raft log) use it too.
+func BadgerLogger(l *slog.Logger) badger.Logger { return badgerLogger{l} }
+
 type badgerLogger struct{ l *slog.Logger }
 
 func (b badgerLogger) log(level slog.Level, format string, args []any) {

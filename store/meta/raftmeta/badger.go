@@ -1,13 +1,12 @@
 package raftmeta
 
 import (
-	"context"
-	"fmt"
 	"log/slog"
-	"strings"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+
+	"github.com/dfsproject/dfs/store/meta"
 )
 
 // Badger sizing for the log. The log holds what lies between two
@@ -36,7 +35,7 @@ func logStoreOptions(dir string, log *slog.Logger) badger.Options {
 		WithSyncWrites(true).
 		WithNumVersionsToKeep(1).
 		WithDetectConflicts(false). // writes are serialized by LogStore
-		WithLogger(badgerLogger{log}).
+		WithLogger(meta.BadgerLogger(log)).
 		WithMetricsEnabled(false).
 		WithMemTableSize(logMemTableSize).
 		WithNumMemtables(logNumMemtables).
@@ -52,23 +51,6 @@ func logStoreOptions(dir string, log *slog.Logger) badger.Options {
 	o.TableSizeMultiplier = 1
 	return o
 }
-
-// badgerLogger bridges badger's printf logger to slog: its routine
-// chatter goes to Debug.
-type badgerLogger struct{ l *slog.Logger }
-
-func (b badgerLogger) log(level slog.Level, format string, args []any) {
-	ctx := context.Background()
-	if !b.l.Enabled(ctx, level) {
-		return
-	}
-	b.l.Log(ctx, level, strings.TrimSpace(fmt.Sprintf(format, args...)), "component", "badger")
-}
-
-func (b badgerLogger) Errorf(f string, a ...any)   { b.log(slog.LevelError, f, a) }
-func (b badgerLogger) Warningf(f string, a ...any) { b.log(slog.LevelWarn, f, a) }
-func (b badgerLogger) Infof(f string, a ...any)    { b.log(slog.LevelDebug, f, a) }
-func (b badgerLogger) Debugf(f string, a ...any)   { b.log(slog.LevelDebug, f, a) }
 
 // discardLogger is used when a nil logger is given.
 var discardLogger = slog.New(slog.DiscardHandler)
