@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/dfsproject/dfs/cluster/internal/wire"
 )
 
 // Config configures a Node. New copies it; the caller's value is never
@@ -100,7 +102,7 @@ type Config struct {
 // dead after about 5 to 7 seconds.
 func DefaultConfig() Config {
 	host, _ := os.Hostname()
-	if !validName(host) {
+	if !wire.ValidName(host, maxNameLen) {
 		host = ""
 	}
 	return Config{
@@ -156,7 +158,7 @@ func DefaultTestConfig() Config {
 
 // Validate reports the first problem with c in a plain sentence.
 func (c *Config) Validate() error {
-	if !validName(c.Name) {
+	if !wire.ValidName(c.Name, maxNameLen) {
 		return fmt.Errorf("node name %q must be 1 to %d bytes of letters, digits, '.', '_' or '-'", c.Name, maxNameLen)
 	}
 	if err := checkIPPort("gossip bind address", c.BindAddr, true); err != nil {
@@ -186,10 +188,10 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
-	if len(c.Zone) > maxZoneLen || !validText(c.Zone) {
+	if len(c.Zone) > maxZoneLen || !wire.ValidText(c.Zone) {
 		return fmt.Errorf("zone %q must be at most %d bytes of printable ASCII", c.Zone, maxZoneLen)
 	}
-	if len(c.Version) > maxVersionLen || !validText(c.Version) {
+	if len(c.Version) > maxVersionLen || !wire.ValidText(c.Version) {
 		return fmt.Errorf("version %q must be at most %d bytes of printable ASCII", c.Version, maxVersionLen)
 	}
 	if len(c.Key) != KeySize {

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/dfsproject/dfs/cluster/internal/wire"
 )
 
 // NodeState is what a node says about itself in its metadata.
@@ -78,14 +80,14 @@ func EncodeMeta(m NodeMeta) ([]byte, error) {
 	}
 	b := make([]byte, 0, 64+len(m.Name)+len(m.HTTPAddr)+len(m.Zone)+len(m.Version))
 	b = append(b, metaVersion)
-	b = appendString(b, m.Name)
-	b = appendString(b, m.HTTPAddr)
-	b = appendString(b, m.Zone)
+	b = wire.AppendString(b, m.Name)
+	b = wire.AppendString(b, m.HTTPAddr)
+	b = wire.AppendString(b, m.Zone)
 	b = binary.AppendUvarint(b, m.Capacity)
 	b = binary.AppendUvarint(b, m.Used)
 	b = append(b, byte(m.State))
-	b = appendString(b, m.Version)
-	b = appendString(b, m.RaftAddr)
+	b = wire.AppendString(b, m.Version)
+	b = wire.AppendString(b, m.RaftAddr)
 	if len(b) > MetaMaxSize {
 		return nil, fmt.Errorf("node metadata is %d bytes, more than the limit of %d", len(b), MetaMaxSize)
 	}
@@ -94,25 +96,20 @@ func EncodeMeta(m NodeMeta) ([]byte, error) {
 
 func (m NodeMeta) check() error {
 	switch {
-	case !validName(m.Name):
+	case !wire.ValidName(m.Name, maxNameLen):
 		return fmt.Errorf("node name %q must be 1 to %d bytes of letters, digits, '.', '_' or '-'", m.Name, maxNameLen)
-	case len(m.HTTPAddr) > maxAddrLen || !validText(m.HTTPAddr):
+	case len(m.HTTPAddr) > maxAddrLen || !wire.ValidText(m.HTTPAddr):
 		return fmt.Errorf("HTTP address %q must be at most %d bytes of printable ASCII", m.HTTPAddr, maxAddrLen)
-	case len(m.RaftAddr) > maxAddrLen || !validText(m.RaftAddr):
+	case len(m.RaftAddr) > maxAddrLen || !wire.ValidText(m.RaftAddr):
 		return fmt.Errorf("raft address %q must be at most %d bytes of printable ASCII", m.RaftAddr, maxAddrLen)
-	case len(m.Zone) > maxZoneLen || !validText(m.Zone):
+	case len(m.Zone) > maxZoneLen || !wire.ValidText(m.Zone):
 		return fmt.Errorf("zone %q must be at most %d bytes of printable ASCII", m.Zone, maxZoneLen)
-	case len(m.Version) > maxVersionLen || !validText(m.Version):
+	case len(m.Version) > maxVersionLen || !wire.ValidText(m.Version):
 		return fmt.Errorf("version %q must be at most %d bytes of printable ASCII", m.Version, maxVersionLen)
 	case m.State >= numNodeStates:
 		return fmt.Errorf("unknown node state %d", uint8(m.State))
 	}
 	return nil
-}
-
-func appendString(b []byte, s string) []byte {
-	b = append(b, byte(len(s)))
-	return append(b, s...)
 }
 
 // DecodeMeta decodes metadata made by EncodeMeta. It never panics; any
@@ -130,97 +127,25 @@ func DecodeMeta(b []byte) (NodeMeta, error) {
 	if b[0] < 1 {
 		return m, fmt.Errorf("%w: version %d", ErrBadMeta, b[0])
 	}
-	d := decoder{b: b[1:]}
-	m.Name = d.string()
-	m.HTTPAddr = d.string()
-	m.Zone = d.string()
-	m.Capacity = d.uvarint()
-	m.Used = d.uvarint()
-	m.State = NodeState(d.byte())
-	m.Version = d.string()
+	d := wire.Decoder{B: b[1:]}
+	m.Name = d.String()
+	m.HTTPAddr = d.String()
+	m.Zone = d.String()
+	m.Capacity = d.Uvarint()
+	m.Used = d.Uvarint()
+	m.State = NodeState(d.Byte())
+	m.Version = d.String()
 	if b[0] >= 2 {
-		m.RaftAddr = d.string()
+		m.RaftAddr = d.String()
 	}
-	if d.err != nil {
-		return NodeMeta{}, fmt.Errorf("%w: %v", ErrBadMeta, d.err)
+	if d.Err != nil {
+		return NodeMeta{}, fmt.Errorf("%w: %v", ErrBadMeta, d.Err)
 	}
-	if b[0] == metaVersion && len(d.b) != 0 {
-		return NodeMeta{}, fmt.Errorf("%w: %d trailing bytes", ErrBadMeta, len(d.b))
+	if b[0] == metaVersion && len(d.B) != 0 {
+		return NodeMeta{}, fmt.Errorf("%w: %d trailing bytes", ErrBadMeta, len(d.B))
 	}
 	if err := m.check(); err != nil {
 		return NodeMeta{}, fmt.Errorf("%w: %v", ErrBadMeta, err)
 	}
 	return m, nil
-}
-
-type decoder struct {
-	b   []byte
-	err error
-}
-
-var errShort = errors.New("truncated")
-
-func (d *decoder) byte() byte {
-	if d.err != nil {
-		return 0
-	}
-	if len(d.b) < 1 {
-		d.err = errShort
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *decoder) string() string {
-	n := int(d.byte())
-	if d.err != nil {
-		return ""
-	}
-	if len(d.b) < n {
-		d.err = errShort
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errors.New("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func validName(s string) bool {
-	if len(s) == 0 || len(s) > maxNameLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// validText accepts printable ASCII (no control bytes, no UTF-8), which
-// keeps log lines and status output safe.
-func validText(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/dfsproject/dfs/cluster/internal/wire"
 )
 
 // encodingVersion is the first byte of an encoded layout. It also names
@@ -46,17 +48,12 @@ func (l *Layout) Encode() ([]byte, error) {
 	b = append(b, byte(l.Replicas))
 	b = binary.AppendUvarint(b, uint64(len(l.Nodes)))
 	for _, n := range sortedNodes(l.Nodes) {
-		b = appendString(b, n.Name)
-		b = appendString(b, n.Zone)
+		b = wire.AppendString(b, n.Name)
+		b = wire.AppendString(b, n.Zone)
 		b = binary.AppendUvarint(b, n.Weight)
 		b = append(b, byte(n.State))
 	}
 	return b, nil
-}
-
-func appendString(b []byte, s string) []byte {
-	b = append(b, byte(len(s)))
-	return append(b, s...)
 }
 
 // DecodeLayout decodes a layout made by Encode and validates it. It never
@@ -73,93 +70,38 @@ func DecodeLayout(b []byte) (*Layout, error) {
 	case b[0] != encodingVersion:
 		return nil, fmt.Errorf("%w: unknown encoding version %d", ErrBadLayout, b[0])
 	}
-	d := decoder{b: b[1:]}
+	d := wire.Decoder{B: b[1:]}
 	l := &Layout{}
-	l.Version = d.uvarint()
-	l.Replicas = int(d.byte())
-	count := d.uvarint()
-	if d.err == nil && (count > MaxNodes || count > uint64(len(d.b)/minNodeSize)) {
-		return nil, fmt.Errorf("%w: %d nodes do not fit in %d bytes or exceed %d", ErrBadLayout, count, len(d.b), MaxNodes)
+	l.Version = d.Uvarint()
+	l.Replicas = int(d.Byte())
+	count := d.Uvarint()
+	if d.Err == nil && (count > MaxNodes || count > uint64(len(d.B)/minNodeSize)) {
+		return nil, fmt.Errorf("%w: %d nodes do not fit in %d bytes or exceed %d", ErrBadLayout, count, len(d.B), MaxNodes)
 	}
-	if d.err == nil && count > 0 {
+	if d.Err == nil && count > 0 {
 		l.Nodes = make([]Node, count)
 	}
 	for i := range l.Nodes {
 		n := &l.Nodes[i]
-		n.Name = d.string()
-		n.Zone = d.string()
-		n.Weight = d.uvarint()
-		n.State = NodeState(d.byte())
-		if d.err != nil {
+		n.Name = d.String()
+		n.Zone = d.String()
+		n.Weight = d.Uvarint()
+		n.State = NodeState(d.Byte())
+		if d.Err != nil {
 			break
 		}
 		if i > 0 && n.Name <= l.Nodes[i-1].Name {
 			return nil, fmt.Errorf("%w: node %q is out of order", ErrBadLayout, n.Name)
 		}
 	}
-	if d.err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadLayout, d.err)
+	if d.Err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadLayout, d.Err)
 	}
-	if len(d.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadLayout, len(d.b))
+	if len(d.B) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadLayout, len(d.B))
 	}
 	if err := l.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadLayout, err)
 	}
 	return l, nil
-}
-
-type decoder struct {
-	b   []byte
-	err error
-}
-
-var errShort = errors.New("truncated")
-
-func (d *decoder) byte() byte {
-	if d.err != nil {
-		return 0
-	}
-	if len(d.b) < 1 {
-		d.err = errShort
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *decoder) string() string {
-	n := int(d.byte())
-	if d.err != nil {
-		return ""
-	}
-	if len(d.b) < n {
-		d.err = errShort
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
-// uvarint reads a minimally encoded uvarint.
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	switch {
-	case n == 0:
-		d.err = errShort
-		return 0
-	case n < 0:
-		d.err = errors.New("varint overflows 64 bits")
-		return 0
-	case n > 1 && d.b[n-1] == 0:
-		d.err = errors.New("overlong varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
 }

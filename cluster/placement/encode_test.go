@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dfsproject/dfs/cluster/internal/wire"
 )
 
 func sampleLayouts() []*Layout {
@@ -89,8 +91,8 @@ func TestDecodeRefuses(t *testing.T) {
 	// build assembles an encoding by hand, for inputs Encode cannot make.
 	build := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	node := func(name, zone string, weight uint64, state byte) []byte {
-		b := appendString(nil, name)
-		b = appendString(b, zone)
+		b := wire.AppendString(nil, name)
+		b = wire.AppendString(b, zone)
 		b = binary.AppendUvarint(b, weight)
 		return append(b, state)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/dfsproject/dfs/cluster/internal/wire"
 )
 
 // NodeState says whether a node receives new placements. It is part of
@@ -111,9 +113,9 @@ func (l *Layout) Validate() error {
 
 func (n Node) check() error {
 	switch {
-	case !validName(n.Name):
+	case !wire.ValidName(n.Name, MaxNameLen):
 		return fmt.Errorf("node name %q must be 1 to %d bytes of letters, digits, '.', '_' or '-'", n.Name, MaxNameLen)
-	case len(n.Zone) > MaxZoneLen || !validText(n.Zone):
+	case len(n.Zone) > MaxZoneLen || !wire.ValidText(n.Zone):
 		return fmt.Errorf("zone %q of node %s must be at most %d bytes of printable ASCII", n.Zone, n.Name, MaxZoneLen)
 	case n.Weight == 0:
 		return fmt.Errorf("weight of node %s must be positive", n.Name)
@@ -224,29 +226,4 @@ func sortedNodes(nodes []Node) []Node {
 	c := slices.Clone(nodes)
 	slices.SortStableFunc(c, func(a, b Node) int { return cmp.Compare(a.Name, b.Name) })
 	return c
-}
-
-// validName is the rule for cluster node names (see cluster.Config.Name).
-func validName(s string) bool {
-	if len(s) == 0 || len(s) > MaxNameLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// validText accepts printable ASCII, as cluster does for zones.
-func validText(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
