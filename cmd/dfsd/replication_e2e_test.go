@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hanwen/go-fuse/v2/posixtest"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
@@ -737,13 +736,6 @@ func TestReplBackendCopies(t *testing.T) {
 	}
 }
 
-// replPosixSkips are the go-fuse posixtest cases not run on the cluster,
-// with the reason.
-var replPosixSkips = map[string]string{
-	"FcntlFlockLocksFile": "the case expects two POSIX record locks taken by one process to conflict, " +
-		"which POSIX never does (skipped in fs.TestPosix as well)",
-}
-
 // TestReplPosix runs go-fuse's posixtest suite on a follower's mount (n2
 // unless it leads), so that every change goes through the leader on
 // another host.
@@ -753,22 +745,5 @@ func TestReplPosix(t *testing.T) {
 	if leader(t, c, 0) == f {
 		f = 2
 	}
-	mnt := c.Nodes[f].Mountpoint
-	for _, name := range slices.Sorted(maps.Keys(posixtest.All)) {
-		t.Run(name, func(t *testing.T) {
-			if why, ok := replPosixSkips[name]; ok {
-				t.Skip(why)
-			}
-			dir := filepath.Join(mnt, name)
-			if err := os.Mkdir(dir, 0o755); err != nil {
-				t.Fatalf("mkdir: %v", err)
-			}
-			t.Cleanup(func() {
-				if err := os.RemoveAll(dir); err != nil && !t.Failed() {
-					t.Errorf("removing the case's directory: %v", err)
-				}
-			})
-			posixtest.All[name](t, dir)
-		})
-	}
+	fstest.RunPosix(t, c.Nodes[f].Mountpoint)
 }
