@@ -11,7 +11,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Packages whose tests are cheap enough to run under the race detector.
 RACE_PKGS := ./store/... ./fs/vfs/... ./alerts/... ./cluster/...
 
-.PHONY: all build run test test-short lint deps deps-fuse deps-minio deps-net clean
+.PHONY: all build run test test-short lint deps deps-fuse deps-minio deps-net deps-browser clean
 
 all: build
 
@@ -41,7 +41,7 @@ lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) run $(STATICCHECK) ./...
 
-deps: deps-fuse deps-minio deps-net
+deps: deps-fuse deps-minio deps-net deps-browser
 
 deps-fuse:
 	@command -v fusermount3 >/dev/null || { \
@@ -54,6 +54,13 @@ deps-net:
 	@command -v iptables >/dev/null && command -v ip >/dev/null || { \
 		echo "installing iptables and iproute2"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables iproute2 >/dev/null; }
+
+# The status page's tests load it in headless Chromium (they are skipped
+# without one).
+deps-browser:
+	@command -v chromium >/dev/null || { \
+		echo "installing chromium"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 deps-minio:
 	@test -x $(MINIO) || { \

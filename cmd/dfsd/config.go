@@ -50,6 +50,7 @@ type config struct {
 	webhooks      listFlag
 	clusterName   string
 	gossipProfile string
+	statusToken   string // --status-token, else $DFS_STATUS_TOKEN
 
 	// Raft and replication.
 	raftAddr        string
@@ -186,6 +187,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		}
 		return nil, errPrinted
 	}
+	if c.statusToken == "" {
+		c.statusToken = os.Getenv("DFS_STATUS_TOKEN")
+	}
 	return c, nil
 }
 
@@ -248,6 +252,8 @@ func (c *config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.replicas, "replicas", 3, "copies of each chunk, for a new cluster (1 to 7)")
 	fs.DurationVar(&c.downOut, "down-out", 10*time.Minute, "how long a node may be gone before it is taken out of Raft and of the placement layout")
 	fs.DurationVar(&c.mutationTimeout, "mutation-timeout", 10*time.Second, "how long a metadata change waits for a Raft leader before it fails with EIO")
+	fs.StringVar(&c.statusToken, "status-token", "", "token that lets other hosts read the status page at http://HTTP-ADDR/ (default: loopback only);\n"+
+		"prefer $DFS_STATUS_TOKEN, used when this is empty: flags show in ps")
 	fs.StringVar(&c.gossipProfile, "gossip-profile", "lan", "failure-detection timings: lan (a dead node is noticed in about 6s) or\n"+
 		"test (about 1s; for many nodes on one host)")
 	return fs

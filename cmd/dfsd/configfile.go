@@ -308,8 +308,11 @@ func checkNotHidden(name, s string) error {
 		return nil
 	}
 	err := fmt.Sprintf("%q stands for a secret that dfsd --print-config did not print: put the real value here", hiddenValue)
-	if name == "s3-secret-key" {
+	switch name {
+	case "s3-secret-key":
 		err += ", or remove the line and set $DFS_S3_SECRET_KEY"
+	case "status-token":
+		err += ", or remove the line and set $DFS_STATUS_TOKEN"
 	}
 	return errors.New(err)
 }
@@ -615,7 +618,8 @@ func printConfig(w io.Writer, fs *flag.FlagSet, format fileFormat, set map[strin
 		"# at their defaults. Read it with dfsd --config FILE.\n"
 	if anyHidden {
 		head += "# " + hiddenValue + " stands for a secret that is not printed: put the real value\n" +
-			"# back (or, for s3-secret-key, remove it and set $DFS_S3_SECRET_KEY).\n"
+			"# back (or remove it and set $DFS_S3_SECRET_KEY for s3-secret-key, $DFS_STATUS_TOKEN\n" +
+			"# for status-token).\n"
 	}
 	_, err := io.WriteString(w, head+body.String())
 	return err
@@ -651,14 +655,14 @@ func renderFlag(f *flag.Flag) (string, bool) {
 }
 
 // hideSecret replaces the secrets in the value s of flag name with
-// hiddenValue: the S3 secret key; the password in a URL; in an alert
+// hiddenValue: the S3 secret key and the status token; the password in a URL; in an alert
 // webhook's URL also the values of query parameters named like a secret
 // (token, key, sig, ...) and path segments that look like a token (16 or
 // more characters, letters and digits), as in Slack's and Discord's
 // webhook URLs. The cluster key file is a path, not a secret.
 func hideSecret(name, s string) (string, bool) {
 	switch name {
-	case "s3-secret-key":
+	case "s3-secret-key", "status-token":
 		if s != "" {
 			return hiddenValue, true
 		}

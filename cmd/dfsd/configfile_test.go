@@ -333,7 +333,8 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 				args[1] = yamlFile
 			}
 			out := printed(t, args...)
-			// Every key set but the S3 secret key, which is left out.
+			// Every key set but the two secrets (the S3 secret key and the
+			// status token), which are left out.
 			set, settable := 0, -len(notInFile)
 			newConfig().flagSet(io.Discard).VisitAll(func(*flag.Flag) { settable++ })
 			for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
@@ -341,9 +342,9 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 					set++
 				}
 			}
-			if sep := map[string]string{"toml": " = ", "yaml": ": "}[format]; set != settable-1 || strings.Contains(out, "<hidden>") ||
-				!strings.Contains(out, "\n# s3-secret-key"+sep+"\"\"\n") {
-				t.Fatalf("want %d keys set, all but s3-secret-key, nothing hidden; got %d:\n%s", settable-1, set, out)
+			if sep := map[string]string{"toml": " = ", "yaml": ": "}[format]; set != settable-2 || strings.Contains(out, "<hidden>") ||
+				!strings.Contains(out, "\n# s3-secret-key"+sep+"\"\"\n") || !strings.Contains(out, "\n# status-token"+sep+"\"\"\n") {
+				t.Fatalf("want %d keys set, all but s3-secret-key and status-token, nothing hidden; got %d:\n%s", settable-2, set, out)
 			}
 			path := writeFile(t, "printed."+format, out)
 			got := parse(t, "--config", path)
@@ -382,7 +383,7 @@ func TestPrintConfigDefaults(t *testing.T) {
 func TestPrintConfigHidesSecrets(t *testing.T) {
 	const secret = "s3cr3t-Value"
 	file := writeFile(t, "dfsd.yaml", "data: /d\ns3-secret-key: "+secret+"\ncluster-key-file: /etc/dfs/cluster.key\n")
-	out := printed(t, "--config", file,
+	out := printed(t, "--config", file, "--status-token", secret+"-status",
 		"--backend", "s3://AKIA:"+secret+"@minio:9000/b?tls=false",
 		"--cluster-key-file", "/etc/dfs/cluster.key",
 		"--alert-webhook", "https://hooks.slack.com/services/T0000/B0000/XyZ"+secret+"123",
@@ -392,6 +393,7 @@ func TestPrintConfigHidesSecrets(t *testing.T) {
 	}
 	for _, line := range []string{
 		"s3-secret-key: \"<hidden>\"\n",
+		"status-token: \"<hidden>\"\n",
 		"backend: \"s3://AKIA:<hidden>@minio:9000/b?tls=false\"\n",
 		"cluster-key-file: \"/etc/dfs/cluster.key\"\n", // a path, not a secret
 		`alert-webhook: ["https://hooks.slack.com/services/T0000/B0000/<hidden>", "https://user:<hidden>@alerts.example.com/dfs?token=<hidden>&channel=ops"]` + "\n",

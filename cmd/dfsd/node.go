@@ -20,6 +20,7 @@ import (
 	"github.com/dfsproject/dfs/cluster/control"
 	"github.com/dfsproject/dfs/cluster/peer"
 	"github.com/dfsproject/dfs/cluster/replica"
+	"github.com/dfsproject/dfs/cmd/dfsd/statuspage"
 	"github.com/dfsproject/dfs/store"
 	"github.com/dfsproject/dfs/store/meta"
 )
@@ -176,7 +177,8 @@ func (n *node) startGossip(fail func(error)) error {
 	return nil
 }
 
-// startHTTP serves the peer API and the signed control API on --http-addr.
+// startHTTP serves the peer API, the signed control API and the status
+// page on --http-addr.
 func (n *node) startHTTP(backend store.Backend) error {
 	ph, err := peer.NewHandler(peer.HandlerConfig{Backend: backend, Key: n.key, Logger: n.log.With("part", "peer")})
 	if err != nil {
@@ -186,12 +188,18 @@ func (n *node) startHTTP(backend store.Backend) error {
 	if err != nil {
 		return err
 	}
+	sp, err := statuspage.Handler(statuspage.Config{Source: n, Token: n.cfg.statusToken, Logger: n.log.With("part", "statuspage")})
+	if err != nil {
+		return fmt.Errorf("--status-token (or $DFS_STATUS_TOKEN): %v", err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/chunks", ph)
 	mux.Handle("/v1/chunks/", ph)
 	mux.Handle("/v1/raft/", n.raft.Handler())
 	mux.Handle("/metrics", metricsHandler(n.metrics, n.log.With("part", "metrics"))) // unsigned: Prometheus cannot sign
-	mux.Handle("/", ch)
+	mux.Handle("/v1/", ch)                                                           // signed
+	mux.Handle("/ui/", sp)
+	mux.Handle("/", sp) // the status page; 404 for other paths
 	l, err := net.Listen("tcp", n.cfg.httpAddr)
 	if err != nil {
 		return fmt.Errorf("--http-addr %s: %v", n.cfg.httpAddr, err)
