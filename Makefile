@@ -26,7 +26,7 @@ run: build deps-fuse
 	$(BIN)/dfsd --data ./data --mount ./mnt
 
 test: deps build
-	DFS_TEST_DFSD=$(CURDIR)/$(BIN)/dfsd DFS_TEST_DFSCTL=$(CURDIR)/$(BIN)/dfsctl DFS_REQUIRE_S3=1 MINIO=$(MINIO) \
+	DFS_TEST_DFSD=$(CURDIR)/$(BIN)/dfsd DFS_TEST_DFSCTL=$(CURDIR)/$(BIN)/dfsctl DFS_REQUIRE_S3=1 DFS_REQUIRE_BROWSER=1 MINIO=$(MINIO) \
 		.ci/with-minio $(GO) test -count=1 -timeout 25m ./...
 	DFS_REQUIRE_S3=1 MINIO=$(MINIO) \
 		.ci/with-minio $(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)

@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"context"
 	"html"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -42,6 +43,9 @@ func Require(t testing.TB) string {
 		if p, err := exec.LookPath(c); err == nil {
 			return p
 		}
+	}
+	if os.Getenv("DFS_REQUIRE_BROWSER") != "" {
+		t.Fatal("no chromium installed, and DFS_REQUIRE_BROWSER is set (make deps-browser installs it)")
 	}
 	t.Skip("no chromium installed (make deps-browser installs it): the page is not loaded in a browser")
 	return ""
