@@ -2,11 +2,14 @@ package meta
 
 import (
 	"bytes"
+	"errors"
 	"reflect"
 	"syscall"
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/dfsproject/dfs/store"
 )
 
 func mustEncode(t *testing.T, cmd *Cmd) []byte {
@@ -150,5 +153,39 @@ func TestNewerCommandStopsApply(t *testing.T) {
 	b[0] = 0
 	if res := f.Apply(1, b); res.Errno != syscall.EINVAL || f.AppliedIndex() != 1 {
 		t.Fatalf("malformed command: %v, applied %d; want EINVAL and the index applied", res.Errno, f.AppliedIndex())
+	}
+}
+
+func TestForEachChunk(t *testing.T) {
+	f := testFSM(t, "", 0)
+	res := f.Apply(1, mustEncode(t, &Cmd{Op: OpCreate, Now: 1, Parent: RootIno, Name: "f", Mode: syscall.S_IFREG | 0o644}))
+	if res.Errno != 0 {
+		t.Fatal(res.Errno)
+	}
+	ino := res.Attr.Ino
+	chunks := []ChunkRef{{Index: 0, ID: id(1), Len: 10}, {Index: 1, ID: id(2), Len: 10}, {Index: 2, ID: id(1), Len: 10}}
+	if r := f.Apply(2, mustEncode(t, &Cmd{Op: OpCommit, Now: 2, Ino: ino, Size: 3 << 20, ChunkSize: 1 << 20, Chunks: chunks})); r.Errno != 0 {
+		t.Fatal(r.Errno)
+	}
+	got := map[store.ChunkID]uint64{}
+	var order []store.ChunkID
+	if err := f.ForEachChunk(t.Context(), store.ChunkID{}, func(c store.ChunkID, refs uint64) error {
+		got[c] = refs
+		order = append(order, c)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[id(1)] != 2 || got[id(2)] != 1 {
+		t.Fatalf("chunks %v; want id(1)=2 and id(2)=1", got)
+	}
+	var after []store.ChunkID
+	f.ForEachChunk(t.Context(), order[0], func(c store.ChunkID, _ uint64) error { after = append(after, c); return nil })
+	if len(after) != 1 || after[0] != order[1] {
+		t.Fatalf("after the first: %v; want only %v", after, order[1])
+	}
+	stop := errors.New("stop")
+	if err := f.ForEachChunk(t.Context(), store.ChunkID{}, func(store.ChunkID, uint64) error { return stop }); err != stop {
+		t.Fatalf("fn's error: %v", err)
 	}
 }

@@ -329,3 +329,44 @@ func (f *FSM) Stats(ctx context.Context) (Stats, error) {
 	})
 	return s, err
 }
+
+// ForEachChunk calls fn for every chunk with a reference record, in ID
+// order, starting after the chunk after (the zero ID starts at the
+// beginning; after itself is skipped), with its reference count (0 for a
+// chunk awaiting garbage collection). It stops at fn's first error and
+// returns it. The walk is one consistent view; callers page through a
+// large namespace by stopping early and calling again from the last ID.
+func (f *FSM) ForEachChunk(ctx context.Context, after store.ChunkID, fn func(id store.ChunkID, refs uint64) error) error {
+	return f.readView(ctx, func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxRef}, PrefetchValues: true, PrefetchSize: 100})
+		defer it.Close()
+		start := refKey(after)
+		for it.Seek(start); it.Valid(); it.Next() {
+			item := it.Item()
+			k := item.Key()
+			if len(k) != 33 {
+				return fmt.Errorf("meta: %w: reference key of %d bytes", errCorrupt, len(k))
+			}
+			var id store.ChunkID
+			copy(id[:], k[1:])
+			if id == after && after != (store.ChunkID{}) {
+				continue
+			}
+			var count uint64
+			if err := item.Value(func(v []byte) error {
+				c, _, err := decodeRef(v)
+				count = c
+				return err
+			}); err != nil {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(id, count); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
