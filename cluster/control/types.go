@@ -51,6 +51,21 @@ type RaftStatus struct {
 	// its copies per chunk.
 	LayoutVersion uint64 `json:"layout_version"`
 	Replicas      int    `json:"replicas"`
+	// Replication is what the answering node's last repair pass found
+	// among the chunks it looks after (those it is first live replica
+	// for); nil before the first pass.
+	Replication *ReplicationHealth `json:"replication,omitempty"`
+}
+
+// ReplicationHealth counts chunks by how many copies they have.
+type ReplicationHealth struct {
+	Replicated      int64     `json:"replicated"`
+	ReplicatedBytes int64     `json:"replicated_bytes"`
+	UnderReplicated int64     `json:"under_replicated"`
+	UnderBytes      int64     `json:"under_replicated_bytes"`
+	Missing         int64     `json:"missing"`
+	ToMove          int64     `json:"to_move"`
+	CheckedAt       time.Time `json:"checked_at"`
 }
 
 // NodeStatus is one member.

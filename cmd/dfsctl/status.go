@@ -186,6 +186,10 @@ func raftLine(r *control.RaftStatus) string {
 	if r.LayoutVersion > 0 {
 		s += fmt.Sprintf("; layout v%d, %d replicas", r.LayoutVersion, r.Replicas)
 	}
+	if h := r.Replication; h != nil {
+		s += fmt.Sprintf("\nreplication (chunks this node looks after): %d fully replicated (%s), %d under-replicated, %d missing, %d to move",
+			h.Replicated, humanBytes(uint64(h.ReplicatedBytes)), h.UnderReplicated, h.Missing, h.ToMove)
+	}
 	return s
 }
 

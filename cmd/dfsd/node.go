@@ -19,6 +19,7 @@ import (
 	"github.com/dfsproject/dfs/cluster/consensus"
 	"github.com/dfsproject/dfs/cluster/control"
 	"github.com/dfsproject/dfs/cluster/peer"
+	"github.com/dfsproject/dfs/cluster/repair"
 	"github.com/dfsproject/dfs/cluster/replica"
 	"github.com/dfsproject/dfs/cmd/dfsd/statuspage"
 	"github.com/dfsproject/dfs/store"
@@ -46,6 +47,7 @@ type node struct {
 	fsm      *meta.FSM
 	raft     *consensus.Node // nil when standalone
 	placer   *layoutPlacer
+	keeper   *repair.Keeper // nil when standalone
 	proposer meta.Proposer
 	chunks   store.Backend
 
@@ -385,6 +387,10 @@ func (n *node) Status() control.Status {
 		if p := n.placer.placer(); p != nil {
 			st.Raft.LayoutVersion, st.Raft.Replicas = p.Version(), p.EffectiveReplicas()
 		}
+		if h := n.keeper.Health(); !h.RepairedAt.IsZero() {
+			st.Raft.Replication = &control.ReplicationHealth{Replicated: h.Replicated, ReplicatedBytes: h.ReplicatedBytes,
+				UnderReplicated: h.Under, UnderBytes: h.UnderBytes, Missing: h.Missing, ToMove: h.ToMove, CheckedAt: h.RepairedAt.UTC()}
+		}
 	}
 	st.Health, st.Reasons = health(st)
 	return st
@@ -428,6 +434,10 @@ func health(st control.Status) (string, []string) {
 	}
 	if st.Raft != nil && st.Raft.LayoutVersion == 0 {
 		reasons = append(reasons, "no placement layout yet: writes fail")
+	}
+	if r := st.Raft; r != nil && r.Replication != nil && (r.Replication.UnderReplicated > 0 || r.Replication.Missing > 0) {
+		reasons = append(reasons, fmt.Sprintf("%d chunks under-replicated, %d missing (repair is running)",
+			r.Replication.UnderReplicated, r.Replication.Missing))
 	}
 	for _, a := range st.Alerts {
 		if a.Severity == alerts.SeverityInfo || named[a.Node] || a.Kind == alerts.LeaderLost && st.Raft != nil && st.Raft.Leader == "" {
@@ -523,7 +533,8 @@ func (n *node) startRaft(dataDir string, backend store.Backend) error {
 	repCfg.Local = backend
 	n.placer = &layoutPlacer{fsm: n.fsm, log: n.log.With("part", "placement")}
 	repCfg.Placer = n.placer
-	repCfg.Peers = &gossipPeers{g: n.gossip, key: n.key, http: hc, clients: map[string]*peer.Client{}}
+	peers := &gossipPeers{g: n.gossip, key: n.key, http: hc, clients: map[string]*peer.Client{}}
+	repCfg.Peers = peers
 	repCfg.Logger = n.log.With("part", "replica")
 	repCfg.OnCorrupt = func(node string, id store.ChunkID) {
 		go n.report(true, alerts.CorruptReplica, node, map[string]string{"chunk": id.String()})
@@ -536,7 +547,7 @@ func (n *node) startRaft(dataDir string, backend store.Backend) error {
 		return err
 	}
 	n.chunks = clusterSpace{rb, n}
-	return nil
+	return n.startKeeper(backend, peers)
 }
 
 // clusterSpace gives the replicated backend the cluster's capacity (for

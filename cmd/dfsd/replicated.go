@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/dfsproject/dfs/cluster/consensus"
 	"github.com/dfsproject/dfs/cluster/peer"
 	"github.com/dfsproject/dfs/cluster/placement"
+	"github.com/dfsproject/dfs/cluster/repair"
 	"github.com/dfsproject/dfs/cluster/replica"
 	"github.com/dfsproject/dfs/store"
 	"github.com/dfsproject/dfs/store/meta"
@@ -28,6 +30,8 @@ type layoutPlacer struct {
 	mu      sync.Mutex
 	checked time.Time
 	cur     atomic.Pointer[placement.Placer]
+	// onChange, when set, is called when a new layout version is seen.
+	onChange func()
 }
 
 // placer returns the current compiled layout (nil before the first one),
@@ -52,6 +56,9 @@ func (l *layoutPlacer) placer() *placement.Placer {
 		if p, err = lay.Compile(); err == nil {
 			l.cur.Store(p)
 			l.log.Info("placement layout", "version", ver, "nodes", len(lay.Nodes), "replicas", lay.Replicas)
+			if l.onChange != nil {
+				l.onChange()
+			}
 			return p
 		}
 	}
@@ -91,6 +98,15 @@ func (p *gossipPeers) Alive(name string) bool {
 }
 
 func (p *gossipPeers) Client(name string) (replica.Remote, bool) {
+	c, ok := p.peerClient(name)
+	if !ok {
+		return nil, false
+	}
+	return c, true
+}
+
+// peerClient returns a client for the named member's peer API.
+func (p *gossipPeers) peerClient(name string) (*peer.Client, bool) {
 	m, ok := p.g.Member(name)
 	if !ok || m.Meta.HTTPAddr == "" {
 		return nil, false
@@ -103,6 +119,71 @@ func (p *gossipPeers) Client(name string) (replica.Remote, bool) {
 		p.clients[m.Meta.HTTPAddr] = c
 	}
 	return c, true
+}
+
+// repairPeers is gossipPeers for the repair keeper.
+type repairPeers struct{ *gossipPeers }
+
+func (p repairPeers) Client(name string) (repair.Peer, bool) {
+	c, ok := p.peerClient(name)
+	if !ok {
+		return nil, false
+	}
+	return c, true
+}
+
+// startKeeper runs the repair keeper: it restores missing copies of the
+// chunks this node is first live replica for, moves copies to their
+// placement after a layout change, collects unreferenced local objects
+// after --gc-grace, and scrubs local chunks. Replication health comes from
+// its last passes.
+func (n *node) startKeeper(backend store.Backend, peers *gossipPeers) error {
+	kcfg := repair.DefaultConfig()
+	if n.cfg.gossipProfile == "test" {
+		kcfg = repair.DefaultTestConfig()
+	}
+	// Whatever the profile: an object a writer uploaded is referenced only
+	// when its file is closed, so unreferenced objects are young ones too.
+	kcfg.GCGrace = n.cfg.gcGrace
+	if kcfg.RepairInterval < 2*time.Second {
+		kcfg.RepairInterval = 2 * time.Second // layout changes trigger a pass at once anyway
+	}
+	kcfg.Node = n.cfg.nodeName
+	kcfg.Local = backend
+	kcfg.Placer = n.placer.placer
+	kcfg.Peers = repairPeers{peers}
+	kcfg.Chunks = n.fsm
+	kcfg.Logger = n.log.With("part", "repair")
+	kcfg.Hooks = repair.Hooks{
+		Missing: func(id store.ChunkID) {
+			n.report(true, alerts.UnderReplicated, "", map[string]string{"missing_chunk": id.String()})
+		},
+		Corrupt: func(id store.ChunkID, err error) {
+			n.report(true, alerts.CorruptReplica, n.cfg.nodeName, map[string]string{"chunk": id.String(), "error": err.Error()})
+		},
+		Resolved: func(id store.ChunkID) {
+			n.report(false, alerts.CorruptReplica, n.cfg.nodeName, map[string]string{"chunk": id.String()})
+		},
+		Pass: func(pass string, c repair.Counts, err error) {
+			if pass != "repair" || err != nil {
+				return
+			}
+			if h := n.keeper.Health(); h.Under == 0 && h.Missing == 0 {
+				n.report(false, alerts.UnderReplicated, "", nil)
+			} else if h.Under > 0 {
+				n.report(true, alerts.UnderReplicated, "", map[string]string{
+					"under_replicated": strconv.FormatInt(h.Under, 10), "missing": strconv.FormatInt(h.Missing, 10)})
+			}
+		},
+	}
+	k, err := repair.New(kcfg)
+	if err != nil {
+		return err
+	}
+	n.keeper = k
+	n.placer.onChange = k.Trigger
+	n.goStop(func(ctx context.Context) { k.Run(ctx) }, func() { k.Close() })
+	return nil
 }
 
 // manageLayout keeps the placement layout in step with gossip while this
