@@ -94,43 +94,16 @@ func (c *Client) check() error {
 // get calls the route uri (a path with its query) and decodes the answer
 // into v.
 func (c *Client) get(ctx context.Context, uri string, v any) error {
-	if err := c.check(); err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
-	// No Proxy: the control API is never reached through $HTTP_PROXY.
-	tr := &http.Transport{DisableKeepAlives: true}
-	host := c.Addr
-	if c.Socket != "" {
-		host = "dfsd" // any name: the dialer ignores it
-		var d net.Dialer
-		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, "unix", c.Socket)
-		}
-	}
-	defer tr.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+uri, nil)
+	resp, err := c.do(ctx, http.MethodGet, uri)
 	if err != nil {
-		return fmt.Errorf("control request to %s: %w", c.where(), err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if c.Addr != "" {
-		if err := peer.Sign(req, c.Key, nil, time.Now()); err != nil {
-			return fmt.Errorf("sign the request to %s: %w", c.where(), err)
-		}
-	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		return c.unreachable(err)
+		return err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil {
 		return c.unreachable(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return c.statusError(resp, body)
 	}
 	if len(body) > maxAnswer {
 		return fmt.Errorf("dfsd at %s answered more than %d bytes", c.where(), maxAnswer)
@@ -139,6 +112,47 @@ func (c *Client) get(ctx context.Context, uri string, v any) error {
 		return fmt.Errorf("dfsd at %s answered something that is not the expected JSON: %w", c.where(), err)
 	}
 	return nil
+}
+
+// do sends a request (signed when over HTTP) and returns a 200 answer;
+// any other answer becomes the server's sentence. The client's Timeout
+// bounds connecting; ctx bounds the rest.
+func (c *Client) do(ctx context.Context, method, uri string) (*http.Response, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	// No Proxy: the control API is never reached through $HTTP_PROXY.
+	tr := &http.Transport{DisableKeepAlives: true}
+	host := c.Addr
+	d := net.Dialer{Timeout: c.timeout()}
+	if c.Socket != "" {
+		host = "dfsd" // any name: the dialer ignores it
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, "unix", c.Socket)
+		}
+	} else {
+		tr.DialContext = d.DialContext
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+host+uri, nil)
+	if err != nil {
+		return nil, fmt.Errorf("control request to %s: %w", c.where(), err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.Addr != "" {
+		if err := peer.Sign(req, c.Key, nil, time.Now()); err != nil {
+			return nil, fmt.Errorf("sign the request to %s: %w", c.where(), err)
+		}
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return nil, c.unreachable(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+		return nil, c.statusError(resp, body)
+	}
+	return resp, nil
 }
 
 // statusError turns an error answer into a sentence: the server's own when

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dfsproject/dfs/alerts"
@@ -97,6 +98,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, status, "%s", reason)
 			return
 		}
+	}
+	if strings.HasPrefix(r.URL.Path, passPrefix) {
+		h.servePass(w, r)
+		return
 	}
 	var route func(http.ResponseWriter, *http.Request)
 	switch r.URL.Path {

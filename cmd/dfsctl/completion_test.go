@@ -140,11 +140,11 @@ func TestBashCompletes(t *testing.T) {
 		want  []string
 	}{
 		{[]string{"be"}, []string{"bench"}},
-		{[]string{""}, []string{"status", "nodes", "df", "alerts", "bench", "keygen", "completion", "version", "help"}},
+		{[]string{""}, []string{"status", "nodes", "df", "alerts", "repair", "scrub", "bench", "keygen", "completion", "version", "help"}},
 		{[]string{"--j"}, []string{"--json"}},
 		{[]string{"--data", "d"}, []string{"data"}},
 		{[]string{"--data", "data", "n"}, []string{"nodes"}},
-		{[]string{"--data", "=", "data", "s"}, []string{"status"}},
+		{[]string{"--data", "=", "data", "s"}, []string{"scrub", "status"}},
 		{[]string{"--json", "=", "true", "d"}, []string{"df"}},
 		{[]string{"--cluster-key-file", "m"}, []string{"mfile", "mnt", "mnt2"}},
 		{[]string{"--timeout", ""}, nil},

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/dfsproject/dfs/alerts"
 	"github.com/dfsproject/dfs/cluster"
 	"github.com/dfsproject/dfs/cluster/consensus"
+	"github.com/dfsproject/dfs/cluster/control"
 	"github.com/dfsproject/dfs/cluster/peer"
 	"github.com/dfsproject/dfs/cluster/placement"
 	"github.com/dfsproject/dfs/cluster/repair"
@@ -312,4 +314,28 @@ func (p alertingProposer) Propose(ctx context.Context, cmd *meta.Cmd) (*meta.Res
 		p.n.report(true, alerts.QuorumLost, "", map[string]string{"error": err.Error()})
 	}
 	return res, err
+}
+
+// RunPass implements control.PassRunner: dfsctl repair and dfsctl scrub.
+func (n *node) RunPass(ctx context.Context, name string, progress func(done, total int64)) (control.PassReport, error) {
+	if n.keeper == nil {
+		return control.PassReport{}, errors.New("this node is not part of a cluster: it has no replicas to check")
+	}
+	rep := func(c repair.Counts) control.PassReport {
+		return control.PassReport{Chunks: c.Chunks, Copied: c.Copied, CopiedBytes: c.CopiedBytes,
+			Deleted: c.Deleted, Failed: c.Failed, Took: c.Took}
+	}
+	switch name {
+	case "repair":
+		r, err := n.keeper.Repair(ctx, progress)
+		out := rep(r.Counts)
+		out.UnderReplicated, out.Missing = r.Under, r.Missing
+		return out, err
+	case "scrub":
+		r, err := n.keeper.Scrub(ctx, progress)
+		out := rep(r.Counts)
+		out.Corrupt, out.Fixed = r.Corrupt, r.Fixed
+		return out, err
+	}
+	return control.PassReport{}, fmt.Errorf("no pass %q", name)
 }
