@@ -109,8 +109,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		route = h.serveStatus
 	case alertsPath:
 		route = h.serveAlerts
+	case infoPath:
+		route = h.serveInfo
 	default:
-		writeError(w, http.StatusNotFound, "no such route %.160q; the routes are GET %s and GET %s", r.URL.Path, statusPath, alertsPath)
+		writeError(w, http.StatusNotFound, "no such route %.160q; the routes are GET %s, GET %s, GET %s and POST %sNAME", r.URL.Path, statusPath, alertsPath, infoPath, passPrefix)
 		return
 	}
 	if r.Method != http.MethodGet {

@@ -140,7 +140,7 @@ func TestBashCompletes(t *testing.T) {
 		want  []string
 	}{
 		{[]string{"be"}, []string{"bench"}},
-		{[]string{""}, []string{"status", "nodes", "df", "alerts", "repair", "scrub", "bench", "keygen", "completion", "version", "help"}},
+		{[]string{""}, []string{"status", "nodes", "df", "alerts", "info", "repair", "scrub", "bench", "keygen", "completion", "version", "help"}},
 		{[]string{"--j"}, []string{"--json"}},
 		{[]string{"--data", "d"}, []string{"data"}},
 		{[]string{"--data", "data", "n"}, []string{"nodes"}},

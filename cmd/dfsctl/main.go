@@ -56,6 +56,7 @@ func init() {
 		{"nodes", "", "the nodes: state, mode, address, zone, capacity, use, last seen", noFlags(runNodes)},
 		{"df", "", "each node's size, used and available space, and the alive nodes' total", noFlags(runDF)},
 		{"alerts", "[-n N]", "the open alerts and the last N alert changes (default 20)", setupAlerts},
+		{"info", "PATH", "a file's size and, for each chunk, the nodes holding its replicas (exit 1 if some lack copies)", noFlags(runInfo)},
 		{"repair", "", "check the replicas of the chunks this node looks after and copy what is missing, now (exit 1 if chunks are lost)", noFlags(runPass("repair"))},
 		{"scrub", "", "re-hash this node's chunks and replace corrupt ones from a good replica, now (exit 1 if some stay corrupt)", noFlags(runPass("scrub"))},
 		{"bench", "[FLAGS] DIR", "time writes, reads and stats of big and small files in DIR (bench --help)", setupBench},

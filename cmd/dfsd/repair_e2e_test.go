@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dfsproject/dfs/cluster/control"
 	"github.com/dfsproject/dfs/fs/fstest"
 	"github.com/dfsproject/dfs/store"
 )
@@ -85,6 +87,26 @@ func TestScrubRepairsCorruptReplica(t *testing.T) {
 	if err := files.write(c.Nodes[0].Mountpoint, "f", 9<<20); err != nil {
 		t.Fatal(err)
 	}
+	// dfsctl info on another host's mount: 3 chunks, each on the 3 nodes.
+	code, out := dfsctl(t, "info", "--json", "--data", c.Nodes[2].DataDir, filepath.Join(c.Nodes[2].Mountpoint, "f"))
+	var fi control.FileInfo
+	if err := json.Unmarshal([]byte(out), &fi); code != 0 || err != nil {
+		t.Fatalf("dfsctl info: exit %d, %v:\n%s", code, err, out)
+	}
+	if fi.Size != 9<<20 || len(fi.Chunks) != 3 {
+		t.Fatalf("dfsctl info: size %d, %d chunks; want 9 MiB in 3", fi.Size, len(fi.Chunks))
+	}
+	for _, ch := range fi.Chunks {
+		held := 0
+		for _, r := range ch.Replicas {
+			if r.Has && r.Placed {
+				held++
+			}
+		}
+		if held != 3 {
+			t.Errorf("chunk %d: %d placed copies held; want 3 (%+v)", ch.Index, held, ch.Replicas)
+		}
+	}
 	var victim string
 	filepath.WalkDir(filepath.Join(c.Nodes[1].DataDir, "chunks"), func(p string, e os.DirEntry, err error) error {
 		if err == nil && !e.IsDir() && victim == "" {
@@ -107,7 +129,7 @@ func TestScrubRepairsCorruptReplica(t *testing.T) {
 	}
 	files.verify(t, c.Nodes[1].Mountpoint) // read around the corrupt copy
 
-	code, out := dfsctl(t, "scrub", "--data", c.Nodes[1].DataDir)
+	code, out = dfsctl(t, "scrub", "--data", c.Nodes[1].DataDir)
 	if code != 0 || !strings.Contains(out, "1 corrupt, 1 fixed") {
 		t.Fatalf("dfsctl scrub: exit %d; want 0 and one corrupt copy fixed:\n%s", code, out)
 	}

@@ -339,3 +339,50 @@ func (n *node) RunPass(ctx context.Context, name string, progress func(done, tot
 	}
 	return control.PassReport{}, fmt.Errorf("no pass %q", name)
 }
+
+// FileInfo implements control.InfoSource: dfsctl info.
+func (n *node) FileInfo(ctx context.Context, ino uint64) (control.FileInfo, error) {
+	a, err := n.fsm.GetAttr(ctx, meta.Ino(ino))
+	if err != nil {
+		return control.FileInfo{}, err
+	}
+	fi := control.FileInfo{Ino: ino, Size: a.Size, Mode: a.Mode, Inline: a.Inline, Chunks: []control.ChunkInfo{}}
+	if !a.IsReg() || a.Inline {
+		return fi, nil
+	}
+	refs, err := n.fsm.Chunks(ctx, meta.Ino(ino))
+	if err != nil {
+		return control.FileInfo{}, err
+	}
+	var p *placement.Placer
+	if n.placer != nil {
+		p = n.placer.placer()
+	}
+	for _, ref := range refs {
+		ci := control.ChunkInfo{Index: ref.Index, ID: ref.ID.String(), Len: ref.Len}
+		placed := map[string]bool{}
+		if p != nil {
+			for _, name := range p.Place(ref.ID) {
+				placed[name] = true
+			}
+		}
+		if rb, ok := n.chunks.(clusterSpace); ok {
+			for _, r := range rb.Locate(ctx, ref.ID) {
+				ri := control.ReplicaInfo{Node: r.Node, Placed: placed[r.Node], Has: r.Has}
+				if r.Err != nil {
+					ri.Error = r.Err.Error()
+				}
+				ci.Replicas = append(ci.Replicas, ri)
+			}
+		} else {
+			_, err := n.chunks.Stat(ctx, ref.ID.Key())
+			ri := control.ReplicaInfo{Node: n.cfg.nodeName, Placed: true, Has: err == nil}
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				ri.Error = err.Error()
+			}
+			ci.Replicas = append(ci.Replicas, ri)
+		}
+		fi.Chunks = append(fi.Chunks, ci)
+	}
+	return fi, nil
+}
