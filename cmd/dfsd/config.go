@@ -56,6 +56,7 @@ type config struct {
 	raftAddr        string
 	bootstrapExpect int
 	replicas        int
+	capacityAlert   int
 	downOut         time.Duration
 	mutationTimeout time.Duration
 }
@@ -250,6 +251,7 @@ func (c *config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.bootstrapExpect, "bootstrap-expect", -1, "form a new cluster once this many nodes are up (default: 1 without --join, else 0:\n"+
 		"wait to be added by the leader)")
 	fs.IntVar(&c.replicas, "replicas", 3, "copies of each chunk, for a new cluster (1 to 7)")
+	fs.IntVar(&c.capacityAlert, "capacity-alert", 85, "percent of this node's capacity in use above which capacity_high fires (0 disables)")
 	fs.DurationVar(&c.downOut, "down-out", 10*time.Minute, "how long a node may be gone before it is taken out of Raft and of the placement layout")
 	fs.DurationVar(&c.mutationTimeout, "mutation-timeout", 10*time.Second, "how long a metadata change waits for a Raft leader before it fails with EIO")
 	fs.StringVar(&c.statusToken, "status-token", "", "token that lets other hosts read the status page at http://HTTP-ADDR/ (default: loopback only);\n"+
@@ -313,6 +315,9 @@ func (c *config) validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("--log-format %q: must be text or json", c.logFormat)
+	}
+	if c.capacityAlert < 0 || c.capacityAlert > 100 {
+		return fmt.Errorf("--capacity-alert %d: must be a percentage from 0 to 100", c.capacityAlert)
 	}
 	if c.replicas < 1 || c.replicas > 7 {
 		return fmt.Errorf("--replicas %d: must be from 1 to 7", c.replicas)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -74,7 +75,7 @@ func startNode(cfg *config, dataDir string, backend store.Backend, fsm *meta.FSM
 			return nil, fmt.Errorf("--cluster-key-file: %v", err)
 		}
 	}
-	n.usage = usageFunc(cfg, backend)
+	n.usage = n.watchCapacity(usageFunc(cfg, backend))
 
 	acfg := alerts.DefaultConfig()
 	if cfg.gossipProfile == "test" {
@@ -575,4 +576,20 @@ func (c clusterSpace) Space(ctx context.Context) (store.Space, error) {
 // barrier is vfs's close-to-open barrier in a cluster.
 func (n *node) barrier(ctx context.Context) error {
 	return n.raft.Barrier(ctx, 2*time.Second)
+}
+
+// watchCapacity wraps a usage function: each time it is read (gossip
+// refreshes it periodically), capacity_high fires for this node when more
+// than --capacity-alert percent is used, and resolves below.
+func (n *node) watchCapacity(usage func() (uint64, uint64, error)) func() (uint64, uint64, error) {
+	return func() (uint64, uint64, error) {
+		capacity, used, err := usage()
+		if err != nil || capacity == 0 || n.cfg.capacityAlert == 0 || n.alerts == nil {
+			return capacity, used, err
+		}
+		pct := 100 * float64(used) / float64(capacity)
+		details := map[string]string{"used_percent": strconv.FormatFloat(pct, 'f', 1, 64), "threshold": strconv.Itoa(n.cfg.capacityAlert)}
+		n.report(pct > float64(n.cfg.capacityAlert), alerts.CapacityHigh, n.cfg.nodeName, details)
+		return capacity, used, nil
+	}
 }

@@ -145,3 +145,17 @@ func TestScrubRepairsCorruptReplica(t *testing.T) {
 		t.Errorf("dfsctl repair: exit %d:\n%s", code, out)
 	}
 }
+
+// TestCapacityAlert: a node above its capacity threshold raises
+// capacity_high (the threshold is set below what the test machine's disk
+// already uses).
+func TestCapacityAlert(t *testing.T) {
+	d := fstest.Start(t, fstest.Options{NoMount: true, Args: []string{"--capacity-alert", "1"}})
+	fstest.Eventually(t, 10*time.Second, "capacity_high firing", func() error {
+		code, out := dfsctl(t, "status", "--data", d.DataDir)
+		if code != 1 || !strings.Contains(out, "capacity_high") {
+			return fmt.Errorf("dfsctl status: exit %d:\n%s", code, out)
+		}
+		return nil
+	})
+}
