@@ -28,24 +28,46 @@ func (f *fsys) toErrno(err error) syscall.Errno {
 	if err == nil {
 		return 0
 	}
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		switch errno {
-		case 0:
-			// A zero Errno as an error is a bug below; never tell the
-			// kernel an operation succeeded when it did not.
-			f.errs.report(err)
-			return syscall.EIO
-		case syscall.ENOSYS:
-			return syscall.EOPNOTSUPP
-		}
-		return errno
+	e := errnoOf(err)
+	if e == syscall.EIO && !errors.Is(err, syscall.EIO) {
+		f.errs.report(err) // not an errno from below: a failure to log
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	return e
+}
+
+// errnoOf is the errno toErrno gives the kernel for a non-nil err,
+// without logging (the metrics count errors with it too).
+func errnoOf(err error) syscall.Errno {
+	if e, ok := err.(syscall.Errno); ok {
+		return kernelErrno(e)
+	}
+	// Apart, so that an unwrapped errno (the common case) does not pay
+	// for errors.As's target escaping to the heap.
+	return wrappedErrno(err)
+}
+
+func wrappedErrno(err error) syscall.Errno {
+	var e syscall.Errno
+	switch {
+	case errors.As(err, &e):
+		return kernelErrno(e)
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return syscall.EINTR
 	}
-	f.errs.report(err)
 	return syscall.EIO
+}
+
+// kernelErrno is an errno from below as the kernel may get it: a zero
+// Errno (a bug below: never report success for a failure) is EIO, ENOSYS
+// is EOPNOTSUPP.
+func kernelErrno(e syscall.Errno) syscall.Errno {
+	switch e {
+	case 0:
+		return syscall.EIO
+	case syscall.ENOSYS:
+		return syscall.EOPNOTSUPP
+	}
+	return e
 }
 
 // inodeErrno is toErrno for requests addressed to an inode the kernel

@@ -219,38 +219,6 @@ func (o *opStats) failed(e syscall.Errno) {
 	c.(prometheus.Counter).Inc()
 }
 
-// errnoOf is the errno toErrno gives the kernel for err, without logging.
-func errnoOf(err error) syscall.Errno {
-	if e, ok := err.(syscall.Errno); ok {
-		return kernelErrno(e)
-	}
-	// Apart, so that an unwrapped errno (the common case) does not pay
-	// for errors.As's target escaping to the heap.
-	return wrappedErrno(err)
-}
-
-func wrappedErrno(err error) syscall.Errno {
-	var e syscall.Errno
-	switch {
-	case errors.As(err, &e):
-		return kernelErrno(e)
-	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-		return syscall.EINTR
-	}
-	return syscall.EIO
-}
-
-// kernelErrno is e as toErrno passes it on.
-func kernelErrno(e syscall.Errno) syscall.Errno {
-	switch e {
-	case 0:
-		return syscall.EIO
-	case syscall.ENOSYS:
-		return syscall.EOPNOTSUPP
-	}
-	return e
-}
-
 // errnoName is e's symbolic name ("ENOENT"), or "errno" and its number.
 func errnoName(e syscall.Errno) string {
 	if e == syscall.EOPNOTSUPP {
