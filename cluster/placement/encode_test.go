@@ -118,7 +118,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"count beyond data", build(head(3, 3), node("a", "", 1, 0), node("b", "", 1, 0)), "do not fit"},
 		{"huge count", build(head(3, 1<<62)), "do not fit"},
 		{"zero weight", build(head(3, 1), node("a", "", 0, 0)), "weight of node a must be positive"},
-		{"bad state", build(head(3, 1), node("a", "", 1, 2)), "state of node a is unknown"},
+		{"bad state", build(head(3, 1), node("a", "", 1, 3)), "state of node a is unknown"},
 		{"bad name", build(head(3, 1), node("a b", "", 1, 0)), "letters, digits"},
 		{"empty name", build(head(3, 1), node("", "z", 1, 0)), "must be 1 to 64 bytes"},
 		{"bad zone", build(head(3, 1), node("a", "z\x00", 1, 0)), "printable ASCII"},

@@ -21,6 +21,12 @@ const (
 	// chunks they hold until repair has copied them to their new places.
 	// They still appear in Order.
 	Draining
+	// Removed nodes were taken out of the cluster by an operator (dfsctl
+	// node remove): they are neither placed nor in Order, as if absent.
+	// They stay in the layout only so that the leader does not add them
+	// back while they are still up and shutting down; it drops them once
+	// gossip no longer sees them alive.
+	Removed
 	numStates
 )
 
@@ -30,6 +36,8 @@ func (s NodeState) String() string {
 		return "active"
 	case Draining:
 		return "draining"
+	case Removed:
+		return "removed"
 	}
 	return fmt.Sprintf("NodeState(%d)", uint8(s))
 }
@@ -64,7 +72,7 @@ type Node struct {
 	// bytes. It must be positive. Only relative weights matter, and only
 	// their 53 leading bits (see the package doc).
 	Weight uint64
-	// State is Active or Draining.
+	// State is Active, Draining or Removed.
 	State NodeState
 }
 

@@ -37,7 +37,7 @@ func TestValidate(t *testing.T) {
 		{"zone control byte", Layout{Replicas: 1, Nodes: []Node{{Name: "a", Zone: "z\n", Weight: 1}}}, "printable ASCII"},
 		{"zone utf-8", Layout{Replicas: 1, Nodes: []Node{{Name: "a", Zone: "zoné", Weight: 1}}}, "printable ASCII"},
 		{"zero weight", Layout{Replicas: 1, Nodes: []Node{{Name: "a"}}}, "weight of node a must be positive"},
-		{"bad state", Layout{Replicas: 1, Nodes: []Node{{Name: "a", Weight: 1, State: 2}}}, "state of node a is unknown (2)"},
+		{"bad state", Layout{Replicas: 1, Nodes: []Node{{Name: "a", Weight: 1, State: 3}}}, "state of node a is unknown (3)"},
 		{"duplicate", Layout{Replicas: 1, Nodes: []Node{{Name: "a", Weight: 1}, {Name: "b", Weight: 1}, {Name: "a", Weight: 2}}}, `node "a" appears more than once`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -230,7 +230,7 @@ func TestPlacerAccessors(t *testing.T) {
 }
 
 func TestNodeStateString(t *testing.T) {
-	for s, want := range map[NodeState]string{Active: "active", Draining: "draining", 9: "NodeState(9)"} {
+	for s, want := range map[NodeState]string{Active: "active", Draining: "draining", Removed: "removed", 9: "NodeState(9)"} {
 		if got := s.String(); got != want {
 			t.Errorf("%d: %q, want %q", uint8(s), got, want)
 		}

@@ -291,6 +291,41 @@ func TestDraining(t *testing.T) {
 	}
 }
 
+// TestRemoved: a removed node is in no placement and no Order: the
+// placer is the one of the layout without it, yet Node and Layout still
+// report it.
+func TestRemoved(t *testing.T) {
+	l := equalNodes(10, 0)
+	removed, err := l.SetState("node04", Removed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, err := l.Without("node04")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, pw := mustCompile(t, removed), mustCompile(t, without)
+	rng := rand.New(rand.NewPCG(13, 14))
+	for range 2000 {
+		id := randomID(rng)
+		if got, want := p.Order(id), pw.Order(id); !slices.Equal(got, want) {
+			t.Fatalf("Order with node04 removed = %q, without it = %q", got, want)
+		}
+		if got, want := p.Place(id), pw.Place(id); !slices.Equal(got, want) {
+			t.Fatalf("Place with node04 removed = %q, without it = %q", got, want)
+		}
+	}
+	if n, ok := p.Node("node04"); !ok || n.State != Removed {
+		t.Fatalf("Node(node04) = %+v, %v; want it, removed", n, ok)
+	}
+	if got := p.Layout(); len(got.Nodes) != 10 || got.Nodes[4].Name != "node04" || got.Nodes[4].State != Removed {
+		t.Fatalf("Layout() = %+v", got.Nodes)
+	}
+	if got := p.EffectiveReplicas(); got != 3 {
+		t.Fatalf("EffectiveReplicas = %d", got)
+	}
+}
+
 func TestZones(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	zoned := func(sizes map[string]int, weight func(i int) uint64) *Layout {

@@ -13,6 +13,7 @@ type Placer struct {
 	replicas int // Layout.Replicas
 	eff      int // EffectiveReplicas
 	nodes    []pnode
+	removed  []Node // State Removed, sorted by name: in no placement
 	zones    []string
 	// act holds the active nodes grouped by zone; zone z's are
 	// act[actStart[z]:actStart[z+1]], in name order.
@@ -69,9 +70,17 @@ func (l *Layout) Compile() (*Placer, error) {
 		version:  l.Version,
 		replicas: l.Replicas,
 		eff:      l.EffectiveReplicas(),
-		nodes:    make([]pnode, len(l.Nodes)),
 	}
 	sorted := sortedNodes(l.Nodes)
+	// Removed nodes are kept aside: placement and Order never see them.
+	sorted = slices.DeleteFunc(sorted, func(n Node) bool {
+		if n.State == Removed {
+			p.removed = append(p.removed, n)
+			return true
+		}
+		return false
+	})
+	p.nodes = make([]pnode, len(sorted))
 	zones := make([]string, 0, len(sorted))
 	for _, n := range sorted {
 		zones = append(zones, n.Zone)
@@ -114,22 +123,29 @@ func (p *Placer) EffectiveReplicas() int { return p.eff }
 
 // Layout returns a copy of the compiled layout, nodes sorted by name.
 func (p *Placer) Layout() *Layout {
-	l := &Layout{Version: p.version, Replicas: p.replicas, Nodes: make([]Node, len(p.nodes))}
-	for i, n := range p.nodes {
-		l.Nodes[i] = n.Node
+	l := &Layout{Version: p.version, Replicas: p.replicas, Nodes: make([]Node, 0, len(p.nodes)+len(p.removed))}
+	for _, n := range p.nodes {
+		l.Nodes = append(l.Nodes, n.Node)
 	}
+	l.Nodes = sortedNodes(append(l.Nodes, p.removed...))
 	return l
 }
 
-// Node returns the named node.
+// Node returns the named node, removed ones included.
 func (p *Placer) Node(name string) (Node, bool) {
 	i, ok := slices.BinarySearchFunc(p.nodes, name, func(n pnode, name string) int {
 		return cmp.Compare(n.Name, name)
 	})
-	if !ok {
-		return Node{}, false
+	if ok {
+		return p.nodes[i].Node, true
 	}
-	return p.nodes[i].Node, true
+	j, ok := slices.BinarySearchFunc(p.removed, name, func(n Node, name string) int {
+		return cmp.Compare(n.Name, name)
+	})
+	if ok {
+		return p.removed[j], true
+	}
+	return Node{}, false
 }
 
 // Place returns the names of the nodes that hold chunk id, in preference
