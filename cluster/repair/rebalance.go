@@ -45,6 +45,8 @@ func (k *Keeper) Rebalance(ctx context.Context, progress func(done, total int64)
 		k.health.RebalancedAt = r.Start.Add(r.Took)
 		k.health.ToMove = r.Kept
 		k.health.ToMoveBytes = r.KeptBytes
+		k.health.Held = r.Chunks - r.Moved
+		k.health.HeldBytes = r.Bytes - r.DeletedBytes
 		k.mu.Unlock()
 	}
 	return r, err

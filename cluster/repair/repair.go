@@ -148,6 +148,9 @@ func (k *Keeper) repair(ctx context.Context, r *RepairReport, progress func(done
 func (k *Keeper) cursors(p *placement.Placer) map[string]*cursor {
 	out := make(map[string]*cursor)
 	for _, n := range p.Layout().Nodes {
+		if n.State == placement.Removed {
+			continue
+		}
 		if n.Name == k.cfg.Node {
 			out[n.Name] = newCursor(n.Name, k.localLister())
 		} else if c := k.peer(n.Name); c != nil {

@@ -121,8 +121,12 @@ type Health struct {
 	// Missing: chunks no live node holds.
 	Missing int64
 	// RebalancedAt is when the last Rebalance pass ended; ToMove and
-	// ToMoveBytes are the local copies not placed here that it kept.
+	// ToMoveBytes are the local copies not placed here that it kept, Held
+	// and HeldBytes all the local copies it found (a drained node is done
+	// when they reach 0: GC takes the unreferenced ones).
 	RebalancedAt time.Time
 	ToMove       int64
 	ToMoveBytes  int64
+	Held         int64
+	HeldBytes    int64
 }
