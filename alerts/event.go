@@ -31,6 +31,9 @@ const (
 	QuorumLost Kind = "quorum_lost"
 	// UnderReplicated: chunks have fewer replicas than wanted (or none).
 	UnderReplicated Kind = "under_replicated"
+	// ChunksMissing: referenced chunks of which no live node holds a
+	// copy: reads of their files fail until a node that holds one returns.
+	ChunksMissing Kind = "chunks_missing"
 	// CorruptReplica: a replica failed verification against its ID.
 	CorruptReplica Kind = "corrupt_replica"
 	// CapacityHigh: a node's backend is above its capacity threshold.
@@ -55,7 +58,7 @@ func (k Kind) Severity() Severity {
 	switch k {
 	case PeerLeft, PeerBack:
 		return SeverityInfo
-	case PeerDead, QuorumLost, CorruptReplica, BackendDown:
+	case PeerDead, QuorumLost, CorruptReplica, BackendDown, ChunksMissing:
 		return SeverityCritical
 	default:
 		return SeverityWarning

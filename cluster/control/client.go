@@ -170,8 +170,17 @@ func (c *Client) statusError(resp *http.Response, body []byte) error {
 	if resp.StatusCode == http.StatusUnauthorized {
 		return &sentence{msg: fmt.Sprintf("dfsd at %s refused the cluster key: %s", c.where(), msg), errs: []error{ErrUnauthorized}}
 	}
-	return fmt.Errorf("dfsd at %s: %s", c.where(), msg)
+	return &statusErr{code: resp.StatusCode, reason: msg, msg: fmt.Sprintf("dfsd at %s: %s", c.where(), msg)}
 }
+
+// statusErr is an answer other than 200 (and 401).
+type statusErr struct {
+	code   int
+	reason string // the server's sentence
+	msg    string
+}
+
+func (e *statusErr) Error() string { return e.msg }
 
 // sentence is an error whose text is a whole sentence that already says
 // what its wrapped errors would add.

@@ -9,11 +9,22 @@
 //	GET /v1/alerts?n=N      AlertList: the open alerts and the last N alert
 //	                        changes (firing and resolved); N from 1 to 1000,
 //	                        default 50
+//	GET /v1/info?ino=N      FileInfo: a file's chunks and who holds them
+//	GET /v1/replication     ClusterReplication: the Raft leader's last sum
+//	                        of every node's replication health
+//	GET /v1/replication/local
+//	                        NodeReplication: this node's share of it
+//	POST /v1/passes/NAME    run a keeper pass (repair, scrub) now; the answer
+//	                        is JSON lines: progress (PassLine), then the report
+//	POST /v1/nodes/NAME/ACTION[?force=1]
+//	                        NodeResult: drain, undrain or remove a node of the
+//	                        placement layout; 409 with the reason when refused
 //
 // Answers are JSON (Content-Type application/json). Errors are JSON too,
 // {"error":"one sentence"}: 400 for a bad n, 401 (or 503 when the replay
 // cache is full) for a refused signature, 404 for another path, 405 for
-// another method. Request bodies are never read.
+// another method, 409 for a refused node action. Request bodies are never
+// read.
 //
 // # Security
 //

@@ -99,8 +99,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if strings.HasPrefix(r.URL.Path, passPrefix) {
+	switch {
+	case strings.HasPrefix(r.URL.Path, passPrefix):
 		h.servePass(w, r)
+		return
+	case strings.HasPrefix(r.URL.Path, nodesPrefix):
+		h.serveNode(w, r)
 		return
 	}
 	var route func(http.ResponseWriter, *http.Request)
@@ -111,8 +115,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		route = h.serveAlerts
 	case infoPath:
 		route = h.serveInfo
+	case replicationPath, localReplicationPath:
+		route = h.serveReplication
 	default:
-		writeError(w, http.StatusNotFound, "no such route %.160q; the routes are GET %s, GET %s, GET %s and POST %sNAME", r.URL.Path, statusPath, alertsPath, infoPath, passPrefix)
+		writeError(w, http.StatusNotFound, "no such route %.160q; the routes are GET %s, GET %s, GET %s, GET %s, GET %s, POST %sNAME and POST %sNAME/ACTION",
+			r.URL.Path, statusPath, alertsPath, infoPath, replicationPath, localReplicationPath, passPrefix, nodesPrefix)
 		return
 	}
 	if r.Method != http.MethodGet {

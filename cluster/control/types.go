@@ -31,6 +31,10 @@ type Status struct {
 	// Raft is the namespace's Raft group as the answering node sees it;
 	// nil on a standalone node.
 	Raft *RaftStatus `json:"raft,omitempty"`
+	// Replication is the cluster's replication health as the Raft leader
+	// last summed it from every node; nil on a standalone node and before
+	// the first sum.
+	Replication *ClusterReplication `json:"replication,omitempty"`
 	// Time is when the answer was made.
 	Time time.Time `json:"time"`
 }
@@ -51,21 +55,74 @@ type RaftStatus struct {
 	// its copies per chunk.
 	LayoutVersion uint64 `json:"layout_version"`
 	Replicas      int    `json:"replicas"`
-	// Replication is what the answering node's last repair pass found
-	// among the chunks it looks after (those it is first live replica
-	// for); nil before the first pass.
-	Replication *ReplicationHealth `json:"replication,omitempty"`
 }
 
-// ReplicationHealth counts chunks by how many copies they have.
+// ReplicationHealth counts chunks by how many copies they have. One node
+// counts the referenced chunks it looks after (those it is the first live
+// replica for: each chunk is counted by one node) and its local copies;
+// the leader sums the nodes.
 type ReplicationHealth struct {
-	Replicated      int64     `json:"replicated"`
-	ReplicatedBytes int64     `json:"replicated_bytes"`
-	UnderReplicated int64     `json:"under_replicated"`
-	UnderBytes      int64     `json:"under_replicated_bytes"`
-	Missing         int64     `json:"missing"`
-	ToMove          int64     `json:"to_move"`
-	CheckedAt       time.Time `json:"checked_at"`
+	// Replicated: chunks every placed node holds. UnderReplicated: chunks
+	// with fewer copies than placed nodes. Missing: chunks no live node
+	// holds.
+	Replicated      int64 `json:"replicated"`
+	ReplicatedBytes int64 `json:"replicated_bytes"`
+	UnderReplicated int64 `json:"under_replicated"`
+	UnderBytes      int64 `json:"under_replicated_bytes"`
+	Missing         int64 `json:"missing"`
+	// ToMove: local copies the layout no longer places on their node,
+	// queued to move. Held: all local copies.
+	ToMove      int64 `json:"to_move"`
+	ToMoveBytes int64 `json:"to_move_bytes"`
+	Held        int64 `json:"held"`
+	HeldBytes   int64 `json:"held_bytes"`
+	// CheckedAt is when the (oldest) repair pass counted ended.
+	CheckedAt time.Time `json:"checked_at"`
+}
+
+// Add adds o's counts to h; CheckedAt becomes the older of the two.
+func (h *ReplicationHealth) Add(o ReplicationHealth) {
+	h.Replicated += o.Replicated
+	h.ReplicatedBytes += o.ReplicatedBytes
+	h.UnderReplicated += o.UnderReplicated
+	h.UnderBytes += o.UnderBytes
+	h.Missing += o.Missing
+	h.ToMove += o.ToMove
+	h.ToMoveBytes += o.ToMoveBytes
+	h.Held += o.Held
+	h.HeldBytes += o.HeldBytes
+	if h.CheckedAt.IsZero() || !o.CheckedAt.IsZero() && o.CheckedAt.Before(h.CheckedAt) {
+		h.CheckedAt = o.CheckedAt
+	}
+}
+
+// NodeReplication is one node's share of the cluster's replication
+// health: GET /v1/replication/local answers it.
+type NodeReplication struct {
+	Node string `json:"node"`
+	// LayoutState is the node's state in the placement layout: "active",
+	// "draining", "removed", or "" when it is not in the layout.
+	LayoutState string `json:"layout_state"`
+	// Health is nil when the node has not finished a repair pass yet or
+	// did not answer (Error says why).
+	Health *ReplicationHealth `json:"health,omitempty"`
+	Error  string             `json:"error,omitempty"`
+}
+
+// ClusterReplication is the leader's sum of the nodes' replication
+// health: GET /v1/replication answers it.
+type ClusterReplication struct {
+	// Leader is the node that summed; At when.
+	Leader string    `json:"leader"`
+	At     time.Time `json:"at"`
+	// Total sums the nodes that answered; Complete is false when some
+	// node of the layout did not (its chunks are then not counted).
+	Total    ReplicationHealth `json:"total"`
+	Complete bool              `json:"complete"`
+	Nodes    []NodeReplication `json:"nodes"`
+	// UnderSince is when this leader's sums started finding chunks
+	// under-replicated or missing without a break; zero when none are.
+	UnderSince time.Time `json:"under_since,omitzero"`
 }
 
 // NodeStatus is one member.
@@ -76,6 +133,9 @@ type NodeStatus struct {
 	// Mode is what the node gossips about itself: "active", "draining"
 	// or "leaving".
 	Mode string `json:"mode"`
+	// Layout is the node's state in the placement layout: "active",
+	// "draining", "removed", or "" when it is not in it (yet).
+	Layout string `json:"layout,omitempty"`
 	// Addr is the gossip address, HTTPAddr the peer API address.
 	Addr     string `json:"addr"`
 	HTTPAddr string `json:"http_addr"`

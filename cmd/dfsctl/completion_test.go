@@ -140,10 +140,10 @@ func TestBashCompletes(t *testing.T) {
 		want  []string
 	}{
 		{[]string{"be"}, []string{"bench"}},
-		{[]string{""}, []string{"status", "nodes", "df", "alerts", "info", "repair", "scrub", "bench", "keygen", "completion", "version", "help"}},
+		{[]string{""}, []string{"status", "nodes", "df", "alerts", "info", "repair", "scrub", "node", "bench", "keygen", "completion", "version", "help"}},
 		{[]string{"--j"}, []string{"--json"}},
 		{[]string{"--data", "d"}, []string{"data"}},
-		{[]string{"--data", "data", "n"}, []string{"nodes"}},
+		{[]string{"--data", "data", "n"}, []string{"node", "nodes"}},
 		{[]string{"--data", "=", "data", "s"}, []string{"scrub", "status"}},
 		{[]string{"--json", "=", "true", "d"}, []string{"df"}},
 		{[]string{"--cluster-key-file", "m"}, []string{"mfile", "mnt", "mnt2"}},

@@ -60,7 +60,11 @@ func (t *textWriter) nodeTable(nodes []control.NodeStatus, now time.Time) {
 		} else if n.Used > 0 {
 			used = humanBytes(n.Used)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, orDash(n.State), orDash(n.Mode),
+		mode := n.Mode
+		if n.Layout != "" && n.Layout != "active" {
+			mode = n.Layout // draining or removed by an operator
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, orDash(n.State), orDash(mode),
 			orDash(n.HTTPAddr), orDash(n.Zone), capacity, used, pct, seen)
 	}
 	tw.Flush()

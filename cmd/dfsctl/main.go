@@ -59,6 +59,7 @@ func init() {
 		{"info", "PATH", "a file's size and, for each chunk, the nodes holding its replicas (exit 1 if some lack copies)", noFlags(runInfo)},
 		{"repair", "", "check the replicas of the chunks this node looks after and copy what is missing, now (exit 1 if chunks are lost)", noFlags(runPass("repair"))},
 		{"scrub", "", "re-hash this node's chunks and replace corrupt ones from a good replica, now (exit 1 if some stay corrupt)", noFlags(runPass("scrub"))},
+		{"node", "ACTION NAME", "drain (move its chunks away; --wait), undrain or remove (--force) a node of the layout", setupNode},
 		{"bench", "[FLAGS] DIR", "time writes, reads and stats of big and small files in DIR (bench --help)", setupBench},
 		{"keygen", "", "print a new cluster key (32 random bytes, base64) for --cluster-key-file", noFlags(runKeygen)},
 		{"completion", "SHELL", "print a completion script for SHELL: bash, zsh or fish", noFlags(runCompletion)},

@@ -36,6 +36,9 @@ func runStatus(e *env, args []string) int {
 		w.println("")
 		if r := st.Raft; r != nil {
 			w.println(raftLine(r))
+			for _, l := range replicationLines(st.Replication, refTime(st)) {
+				w.println(l)
+			}
 			w.println("")
 		}
 		w.openAlerts(st.Alerts)
@@ -186,11 +189,40 @@ func raftLine(r *control.RaftStatus) string {
 	if r.LayoutVersion > 0 {
 		s += fmt.Sprintf("; layout v%d, %d replicas", r.LayoutVersion, r.Replicas)
 	}
-	if h := r.Replication; h != nil {
-		s += fmt.Sprintf("\nreplication (chunks this node looks after): %d fully replicated (%s), %d under-replicated, %d missing, %d to move",
-			h.Replicated, humanBytes(uint64(h.ReplicatedBytes)), h.UnderReplicated, h.Missing, h.ToMove)
-	}
 	return s
+}
+
+// replicationLines summarize the leader's sum of replication health:
+// "replication (n1, 2s ago): 120 chunks fully replicated (480 MiB), 0
+// under-replicated, 0 missing, 4 to move (16 MiB)", then a line for each
+// node that is draining or still has copies to move, and the nodes that
+// did not answer.
+func replicationLines(cr *control.ClusterReplication, now time.Time) []string {
+	if cr == nil {
+		return []string{"replication: not summed yet"}
+	}
+	t := cr.Total
+	out := []string{fmt.Sprintf("replication (summed by %s %s ago): %d chunks fully replicated (%s), %d under-replicated (%s), %d missing, %d to move (%s)",
+		safe(cr.Leader), ago(now.Sub(cr.At)), t.Replicated, humanBytes(uint64(t.ReplicatedBytes)), t.UnderReplicated, humanBytes(uint64(t.UnderBytes)),
+		t.Missing, t.ToMove, humanBytes(uint64(t.ToMoveBytes)))}
+	var missing []string
+	for _, n := range cr.Nodes {
+		switch {
+		case n.Health != nil && (n.LayoutState == "draining" || n.Health.ToMove > 0):
+			what := "moving copies"
+			if n.LayoutState == "draining" {
+				what = "draining"
+			}
+			out = append(out, fmt.Sprintf("  %s %s: holds %d chunks (%s), %d to move (%s)", safe(n.Node), what,
+				n.Health.Held, humanBytes(uint64(n.Health.HeldBytes)), n.Health.ToMove, humanBytes(uint64(n.Health.ToMoveBytes))))
+		case n.Health == nil && n.Error != "":
+			missing = append(missing, safe(n.Node)+" ("+safe(n.Error)+")")
+		}
+	}
+	if len(missing) > 0 {
+		out = append(out, "  not counted: "+strings.Join(missing, ", "))
+	}
+	return out
 }
 
 // refTime is the time "ago" is measured from: dfsd's own clock when it

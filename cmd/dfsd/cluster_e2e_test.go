@@ -27,9 +27,12 @@ import (
 )
 
 // dfsctl runs the dfsctl binary and returns its exit status and output.
+// A dfsctl still running after 3 minutes is killed (exit -1).
 func dfsctl(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(fstest.Dfsctl(t), args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, fstest.Dfsctl(t), args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

@@ -58,6 +58,7 @@ type config struct {
 	replicas        int
 	capacityAlert   int
 	downOut         time.Duration
+	underAlert      time.Duration
 	mutationTimeout time.Duration
 }
 
@@ -252,6 +253,7 @@ func (c *config) flagSet(out io.Writer) *flag.FlagSet {
 		"wait to be added by the leader)")
 	fs.IntVar(&c.replicas, "replicas", 3, "copies of each chunk, for a new cluster (1 to 7)")
 	fs.IntVar(&c.capacityAlert, "capacity-alert", 85, "percent of this node's capacity in use above which capacity_high fires (0 disables)")
+	fs.DurationVar(&c.underAlert, "under-replicated-alert", 5*time.Minute, "how long chunks may stay under-replicated before under_replicated fires (missing chunks fire chunks_missing at once)")
 	fs.DurationVar(&c.downOut, "down-out", 10*time.Minute, "how long a node may be gone before it is taken out of Raft and of the placement layout")
 	fs.DurationVar(&c.mutationTimeout, "mutation-timeout", 10*time.Second, "how long a metadata change waits for a Raft leader before it fails with EIO")
 	fs.StringVar(&c.statusToken, "status-token", "", "token that lets other hosts read the status page at http://HTTP-ADDR/ (default: loopback only);\n"+
@@ -321,6 +323,9 @@ func (c *config) validate() error {
 	}
 	if c.replicas < 1 || c.replicas > 7 {
 		return fmt.Errorf("--replicas %d: must be from 1 to 7", c.replicas)
+	}
+	if c.underAlert < 0 {
+		return fmt.Errorf("--under-replicated-alert %v: must not be negative", c.underAlert)
 	}
 	if c.downOut <= 0 || c.mutationTimeout <= 0 {
 		return errors.New("--down-out and --mutation-timeout must be positive")

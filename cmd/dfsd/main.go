@@ -58,6 +58,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	if err := serve(ctx, cfg, logger); err != nil {
 		fmt.Fprintf(stderr, "dfsd: %v\n", err)
+		if errors.Is(err, errRemoved) {
+			return 0 // asked for: not a failure to restart after
+		}
 		return 1
 	}
 	return 0

@@ -19,10 +19,10 @@ package main
 //	dfs_cluster_members                   {state} the membership as this node sees it
 //	dfs_node_capacity_bytes, dfs_node_used_bytes
 //	dfs_alerts_firing                     {kind,severity} open alerts
-//
-// Replication health (chunks with fewer copies than wanted) is not
-// measured yet: it needs the repair scan of a later issue, which will
-// export it here.
+//	dfs_replication_chunks, _bytes        {state} the cluster's chunks as the leader last summed them
+//	dfs_replication_summary_age_seconds   how old that sum is
+//	dfs_node_chunks, dfs_node_chunk_bytes the copies this node holds
+//	dfs_node_chunks_to_move               of those, the ones its layout no longer places here
 
 import (
 	"context"
@@ -41,6 +41,7 @@ import (
 	"github.com/dfsproject/dfs/alerts"
 	"github.com/dfsproject/dfs/cluster"
 	"github.com/dfsproject/dfs/cluster/consensus"
+	"github.com/dfsproject/dfs/cluster/control"
 	"github.com/dfsproject/dfs/cluster/replica"
 	"github.com/dfsproject/dfs/store"
 )
@@ -59,6 +60,10 @@ type metricSources struct {
 	// Usage is this node's capacity and used bytes (node.usage); an error
 	// fails those two metrics of the scrape, logged by the handler.
 	Usage func() (capacity, used uint64, err error)
+	// Replication is the cluster's replication health (node.repl; nil
+	// before the first sum) and this node's share (LocalReplication).
+	Replication      func() *control.ClusterReplication
+	LocalReplication func() control.NodeReplication
 }
 
 // newMetrics returns a registry with the Go runtime and process
@@ -102,6 +107,9 @@ func addMetricSources(reg prometheus.Registerer, src metricSources) error {
 	}
 	if src.Alerts != nil {
 		cs = append(cs, alertsCollector(src.Alerts))
+	}
+	if src.Replication != nil && src.LocalReplication != nil {
+		cs = append(cs, replicationCollector(src.Replication, src.LocalReplication))
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -334,7 +342,7 @@ func usageCollector(usage func() (uint64, uint64, error)) prometheus.Collector {
 // rule can tell "none open" from "not measured".
 var alertKinds = []alerts.Kind{
 	alerts.PeerSuspect, alerts.PeerDead, alerts.PeerLeft, alerts.PeerBack, alerts.LeaderLost,
-	alerts.QuorumLost, alerts.UnderReplicated, alerts.CorruptReplica, alerts.CapacityHigh, alerts.BackendDown,
+	alerts.QuorumLost, alerts.UnderReplicated, alerts.ChunksMissing, alerts.CorruptReplica, alerts.CapacityHigh, alerts.BackendDown,
 }
 
 func alertsCollector(open func() []alerts.Event) prometheus.Collector {
@@ -361,6 +369,40 @@ func alertsCollector(open func() []alerts.Event) prometheus.Collector {
 			}
 			for k, n := range count {
 				ch <- constGauge(d, float64(n), string(k.kind), string(k.severity))
+			}
+		},
+	}
+}
+
+// replicationStates label dfs_replication_chunks and _bytes.
+var replicationStates = []string{"replicated", "under_replicated", "missing", "to_move"}
+
+func replicationCollector(sum func() *control.ClusterReplication, local func() control.NodeReplication) prometheus.Collector {
+	var (
+		chunks = metricDesc("dfs_replication_chunks", "Referenced chunks by replication state (replicated, under_replicated, missing), and copies queued to move (to_move), summed over the nodes by the Raft leader.", "state")
+		bytes  = metricDesc("dfs_replication_bytes", "Bytes of dfs_replication_chunks (0 for missing: their size is unknown).", "state")
+		age    = metricDesc("dfs_replication_summary_age_seconds", "Seconds since the Raft leader summed the replication health.")
+		held   = metricDesc("dfs_node_chunks", "Chunk copies this node holds, as its last rebalance pass counted them.")
+		heldB  = metricDesc("dfs_node_chunk_bytes", "Bytes of dfs_node_chunks.")
+		toMove = metricDesc("dfs_node_chunks_to_move", "Copies on this node that the layout no longer places here (draining, or after a layout change), still to move.")
+	)
+	return &metricCollector{
+		descs: []*prometheus.Desc{chunks, bytes, age, held, heldB, toMove},
+		collect: func(ch chan<- prometheus.Metric) {
+			if cr := sum(); cr != nil {
+				t := cr.Total
+				counts := []int64{t.Replicated, t.UnderReplicated, t.Missing, t.ToMove}
+				sizes := []int64{t.ReplicatedBytes, t.UnderBytes, 0, t.ToMoveBytes}
+				for i, s := range replicationStates {
+					ch <- constGauge(chunks, float64(counts[i]), s)
+					ch <- constGauge(bytes, float64(sizes[i]), s)
+				}
+				ch <- constGauge(age, time.Since(cr.At).Seconds())
+			}
+			if h := local().Health; h != nil {
+				ch <- constGauge(held, float64(h.Held))
+				ch <- constGauge(heldB, float64(h.HeldBytes))
+				ch <- constGauge(toMove, float64(h.ToMove))
 			}
 		},
 	}

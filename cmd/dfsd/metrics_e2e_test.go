@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -92,6 +94,18 @@ func TestMetricsScrape(t *testing.T) {
 	if !found {
 		t.Errorf("no dfs_chunk_transfer_bytes_total series after a write")
 	}
+	// The leader sums replication health every second; the file's chunk
+	// (one: its 4 MiB pieces are equal) shows once a repair pass counted it.
+	fstest.Eventually(t, 20*time.Second, "the file's chunks counted as replicated", func() error {
+		m := scrape(t, url)
+		if m["dfs_replication_chunks,state=replicated"] < 1 || m["dfs_node_chunks"] < 1 {
+			return fmt.Errorf("replicated %v, held %v", m["dfs_replication_chunks,state=replicated"], m["dfs_node_chunks"])
+		}
+		if _, ok := m["dfs_replication_chunks,state=missing"]; !ok {
+			return errors.New("no missing series")
+		}
+		return nil
+	})
 }
 
 // TestBenchOnMount runs dfsctl bench (small sizes) on a dfs mount: every

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,10 +46,14 @@ type node struct {
 	// fsm is the namespace; proposer applies commands to it (through
 	// raft in a cluster) and chunks is where chunks are stored (on R
 	// nodes in a cluster).
-	fsm      *meta.FSM
-	raft     *consensus.Node // nil when standalone
-	placer   *layoutPlacer
-	keeper   *repair.Keeper // nil when standalone
+	fsm    *meta.FSM
+	raft   *consensus.Node // nil when standalone
+	placer *layoutPlacer
+	keeper *repair.Keeper // nil when standalone
+	// repl is the cluster's replication health: the leader's last sum.
+	repl atomic.Pointer[control.ClusterReplication]
+	// fail ends the daemon with an error (startNode's fail).
+	fail     func(error)
 	proposer meta.Proposer
 	chunks   store.Backend
 
@@ -64,7 +69,7 @@ type node struct {
 // goroutine) when the node cannot go on, for example when the cluster
 // refuses its key. The caller must call close.
 func startNode(cfg *config, dataDir string, backend store.Backend, fsm *meta.FSM, logger *slog.Logger, fail func(error)) (_ *node, err error) {
-	n := &node{cfg: cfg, log: logger, started: time.Now(), fsm: fsm, proposer: meta.NewLocal(fsm), chunks: backend}
+	n := &node{cfg: cfg, log: logger, started: time.Now(), fsm: fsm, proposer: meta.NewLocal(fsm), chunks: backend, fail: fail}
 	defer func() {
 		if err != nil {
 			n.close()
@@ -387,11 +392,13 @@ func (n *node) Status() control.Status {
 			CommitIndex: rs.CommitIndex, AppliedIndex: rs.AppliedIndex, Voters: rs.Voters, Nonvoters: rs.Nonvoters}
 		if p := n.placer.placer(); p != nil {
 			st.Raft.LayoutVersion, st.Raft.Replicas = p.Version(), p.EffectiveReplicas()
+			for i := range st.Nodes {
+				if nd, ok := p.Node(st.Nodes[i].Name); ok {
+					st.Nodes[i].Layout = nd.State.String()
+				}
+			}
 		}
-		if h := n.keeper.Health(); !h.RepairedAt.IsZero() {
-			st.Raft.Replication = &control.ReplicationHealth{Replicated: h.Replicated, ReplicatedBytes: h.ReplicatedBytes,
-				UnderReplicated: h.Under, UnderBytes: h.UnderBytes, Missing: h.Missing, ToMove: h.ToMove, CheckedAt: h.RepairedAt.UTC()}
-		}
+		st.Replication = n.repl.Load()
 	}
 	st.Health, st.Reasons = health(st)
 	return st
@@ -436,9 +443,9 @@ func health(st control.Status) (string, []string) {
 	if st.Raft != nil && st.Raft.LayoutVersion == 0 {
 		reasons = append(reasons, "no placement layout yet: writes fail")
 	}
-	if r := st.Raft; r != nil && r.Replication != nil && (r.Replication.UnderReplicated > 0 || r.Replication.Missing > 0) {
+	if r := st.Replication; r != nil && (r.Total.UnderReplicated > 0 || r.Total.Missing > 0) {
 		reasons = append(reasons, fmt.Sprintf("%d chunks under-replicated, %d missing (repair is running)",
-			r.Replication.UnderReplicated, r.Replication.Missing))
+			r.Total.UnderReplicated, r.Total.Missing))
 	}
 	for _, a := range st.Alerts {
 		if a.Severity == alerts.SeverityInfo || named[a.Node] || a.Kind == alerts.LeaderLost && st.Raft != nil && st.Raft.Leader == "" {
@@ -523,7 +530,7 @@ func (n *node) startRaft(dataDir string, backend store.Backend) error {
 			n.log.Warn("stopping Raft", "err", err)
 		}
 	})
-	n.goStop(n.manageLayout, nil)
+	n.goStop(n.watchLayout, nil)
 	n.goStop(func(ctx context.Context) { n.raftAlerts(ctx, 3*rcfg.ElectionTimeout+time.Second) }, nil)
 
 	hc := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 32, IdleConnTimeout: time.Minute}}

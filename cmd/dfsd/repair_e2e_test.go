@@ -3,13 +3,17 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dfsproject/dfs/alerts"
 	"github.com/dfsproject/dfs/cluster/control"
 	"github.com/dfsproject/dfs/fs/fstest"
 	"github.com/dfsproject/dfs/store"
@@ -41,7 +45,7 @@ func copiesOn(t *testing.T, dataDirs []string) map[string]int {
 // file reads back byte-identical.
 func TestRepairAfterNodeLoss(t *testing.T) {
 	c := fstest.StartCluster(t, fstest.ClusterOptions{Nodes: 4, Mount: true,
-		Args: []string{"--down-out", "3s", "--mutation-timeout", "5s"}})
+		Args: []string{"--down-out", "3s", "--mutation-timeout", "5s", "--under-replicated-alert", "1s"}})
 	waitReplicated(t, c)
 	files := fileSet{}
 	for i := range 8 {
@@ -61,6 +65,10 @@ func TestRepairAfterNodeLoss(t *testing.T) {
 	}
 	lost := time.Now()
 	c.Nodes[3].Kill9(t)
+	fstest.Eventually(t, 20*time.Second, "under_replicated firing", func() error {
+		return alertOpen(t, c.Nodes[0].DataDir, "under_replicated", true)
+	})
+	t.Logf("kill -9 of n4 to under_replicated firing: %v", time.Since(lost).Round(time.Millisecond))
 	fstest.Eventually(t, 60*time.Second, "every chunk back at 3 copies on the survivors", func() error {
 		now := copiesOn(t, survivors)
 		for id := range before {
@@ -71,9 +79,27 @@ func TestRepairAfterNodeLoss(t *testing.T) {
 		return nil
 	})
 	t.Logf("kill -9 of n4 to every chunk at 3 copies again (down-out 3s): %v, %d chunks", time.Since(lost).Round(time.Millisecond), len(before))
+	fstest.Eventually(t, 20*time.Second, "under_replicated resolved", func() error {
+		return alertOpen(t, c.Nodes[1].DataDir, "under_replicated", false)
+	})
 	for i := range 3 {
 		files.verify(t, c.Nodes[i].Mountpoint)
 	}
+}
+
+// alertOpen checks, with dfsctl alerts on the node of dataDir, that an
+// alert of this kind is open (or not).
+func alertOpen(t *testing.T, dataDir, kind string, open bool) error {
+	code, out := dfsctl(t, "alerts", "--json", "--data", dataDir)
+	var al control.AlertList
+	if err := json.Unmarshal([]byte(out), &al); code != 0 || err != nil {
+		return fmt.Errorf("dfsctl alerts: exit %d, %v:\n%s", code, err, out)
+	}
+	found := slices.ContainsFunc(al.Open, func(ev alerts.Event) bool { return string(ev.Kind) == kind })
+	if found != open {
+		return fmt.Errorf("%s open: %v; want %v (open: %+v)", kind, found, open, al.Open)
+	}
+	return nil
 }
 
 // TestScrubRepairsCorruptReplica: one node's copy of a chunk is overwritten
@@ -158,4 +184,109 @@ func TestCapacityAlert(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestDrainAndRemove: removing an undrained node is refused (its chunks
+// would fall to 2 copies); drained, it ends up holding nothing while
+// every file stays readable throughout, then remove succeeds and the node
+// stops by itself.
+func TestDrainAndRemove(t *testing.T) {
+	c := fstest.StartCluster(t, fstest.ClusterOptions{Nodes: 4, Mount: true})
+	waitRaft(t, c, 30*time.Second, 3, "n1", "n2", "n3")
+	fstest.Eventually(t, 30*time.Second, "n4 in the layout", func() error {
+		for _, ns := range c.Status(t, 0).Nodes {
+			if ns.Name == "n4" && ns.Layout == "active" {
+				return nil
+			}
+		}
+		return errors.New("n4 is not active in the layout")
+	})
+	files := fileSet{}
+	for i := range 8 {
+		if err := files.write(c.Nodes[i%4].Mountpoint, fmt.Sprintf("f%d", i), 5<<20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n4 := c.Nodes[3].DataDir
+	if len(copiesOn(t, []string{n4})) == 0 {
+		t.Fatal("n4 holds no chunk: the test proves nothing")
+	}
+	data := func(i int) string { return c.Nodes[i].DataDir }
+
+	code, out := dfsctl(t, "node", "remove", "n4", "--data", data(0))
+	if code != 2 || !strings.Contains(out, "fewer than 3 copies") {
+		t.Fatalf("dfsctl node remove of an undrained node: exit %d; want 2 and a refusal:\n%s", code, out)
+	}
+
+	// Read every file on n1 and n2 until the drain is over.
+	stop := make(chan struct{})
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(readErr)
+		for {
+			for _, name := range slices.Sorted(maps.Keys(files)) {
+				for _, i := range []int{0, 1} {
+					if err := files.check(c.Nodes[i].Mountpoint, name); err != nil {
+						readErr <- err
+						return
+					}
+				}
+			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
+		}
+	}()
+	begin := time.Now()
+	code, out = dfsctl(t, "node", "drain", "n4", "--wait", "--data", data(1))
+	took := time.Since(begin)
+	close(stop)
+	if err := <-readErr; err != nil {
+		t.Errorf("a read failed during the drain: %v", err)
+	}
+	if code != 0 || !strings.Contains(out, "holds nothing") {
+		t.Fatalf("dfsctl node drain --wait: exit %d:\n%s", code, out)
+	}
+	if left := copiesOn(t, []string{n4}); len(left) != 0 {
+		t.Fatalf("n4 still holds %d chunks after the drain", len(left))
+	}
+	for id, k := range copiesOn(t, []string{data(0), data(1), data(2)}) {
+		if k != 3 {
+			t.Errorf("chunk %s has %d copies on n1-n3 after the drain; want 3", id, k)
+		}
+	}
+	t.Logf("drain of n4 (%d files of 5 MiB): %v", len(files), took.Round(time.Millisecond))
+	if st := c.Status(t, 2); st.Replication == nil {
+		t.Errorf("no replication health in n3's status")
+	}
+
+	code, out = dfsctl(t, "node", "remove", "n4", "--data", data(2))
+	if code != 0 || !strings.Contains(out, "removed") {
+		t.Fatalf("dfsctl node remove of a drained node: exit %d:\n%s", code, out)
+	}
+	state := c.Nodes[3].WaitExit(t, 30*time.Second)
+	if !state.Success() {
+		t.Errorf("the removed n4 exited with %v; want 0", state)
+	}
+	c.Nodes = c.Nodes[:3]
+	fstest.Eventually(t, 30*time.Second, "n4 out of the layout and Raft, cluster healthy", func() error {
+		st := c.Status(t, 0)
+		for _, ns := range st.Nodes {
+			if ns.Name == "n4" && ns.Layout != "" {
+				return fmt.Errorf("n4 is still in the layout as %s", ns.Layout)
+			}
+		}
+		if st.Raft == nil || slices.Contains(st.Raft.Voters, "n4") || slices.Contains(st.Raft.Nonvoters, "n4") {
+			return fmt.Errorf("n4 is still in Raft: %+v", st.Raft)
+		}
+		if st.Health != control.Healthy {
+			return fmt.Errorf("health %s: %v", st.Health, st.Reasons)
+		}
+		return nil
+	})
+	for i := range 3 {
+		files.verify(t, c.Nodes[i].Mountpoint)
+	}
 }

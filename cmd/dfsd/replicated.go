@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -157,25 +156,11 @@ func (n *node) startKeeper(backend store.Backend, peers *gossipPeers) error {
 	kcfg.Chunks = n.fsm
 	kcfg.Logger = n.log.With("part", "repair")
 	kcfg.Hooks = repair.Hooks{
-		Missing: func(id store.ChunkID) {
-			n.report(true, alerts.UnderReplicated, "", map[string]string{"missing_chunk": id.String()})
-		},
 		Corrupt: func(id store.ChunkID, err error) {
 			n.report(true, alerts.CorruptReplica, n.cfg.nodeName, map[string]string{"chunk": id.String(), "error": err.Error()})
 		},
 		Resolved: func(id store.ChunkID) {
 			n.report(false, alerts.CorruptReplica, n.cfg.nodeName, map[string]string{"chunk": id.String()})
-		},
-		Pass: func(pass string, c repair.Counts, err error) {
-			if pass != "repair" || err != nil {
-				return
-			}
-			if h := n.keeper.Health(); h.Under == 0 && h.Missing == 0 {
-				n.report(false, alerts.UnderReplicated, "", nil)
-			} else if h.Under > 0 {
-				n.report(true, alerts.UnderReplicated, "", map[string]string{
-					"under_replicated": strconv.FormatInt(h.Under, 10), "missing": strconv.FormatInt(h.Missing, 10)})
-			}
 		},
 	}
 	k, err := repair.New(kcfg)
@@ -185,44 +170,23 @@ func (n *node) startKeeper(backend store.Backend, peers *gossipPeers) error {
 	n.keeper = k
 	n.placer.onChange = k.Trigger
 	n.goStop(func(ctx context.Context) { k.Run(ctx) }, func() { k.Close() })
-	return nil
-}
-
-// manageLayout keeps the placement layout in step with gossip while this
-// node leads: a node that joins is added (its weight is its capacity), a
-// node dead or gone for longer than the down-out interval is taken out.
-// Brief absences change nothing.
-func (n *node) manageLayout(ctx context.Context) {
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if n.raft.IsLeader() {
-			if err := n.updateLayout(ctx); err != nil && ctx.Err() == nil {
-				n.log.Warn("placement layout not updated", "err", err)
-			}
-		}
-	}
+	n.goStop(n.sumReplication, nil)
+	return addMetricSources(n.metrics, metricSources{Replication: n.repl.Load, LocalReplication: n.LocalReplication})
 }
 
 // defaultWeight stands for the capacity of a node whose backend cannot
 // tell it (S3 without --capacity): 1 TiB.
 const defaultWeight = 1 << 40
 
+// updateLayout keeps the placement layout in step with gossip while this
+// node leads: a node that joins is added (its weight is its capacity), a
+// node dead or gone for longer than the down-out interval is taken out,
+// and a removed node is dropped from the layout once it is gone. Brief
+// absences change nothing.
 func (n *node) updateLayout(ctx context.Context) error {
-	b, ver, err := n.fsm.Layout(ctx)
+	cur, err := n.readLayout(ctx)
 	if err != nil {
 		return err
-	}
-	cur := &placement.Layout{Version: 0, Replicas: n.cfg.replicas}
-	if b != nil {
-		if cur, err = placement.DecodeLayout(b); err != nil {
-			return err
-		}
 	}
 	next := *cur
 	inLayout := map[string]bool{}
@@ -231,10 +195,22 @@ func (n *node) updateLayout(ctx context.Context) error {
 	}
 	now := time.Now()
 	members := n.gossip.Members()
-	known := map[string]bool{}
+	up := map[string]bool{}
 	for _, m := range members {
-		known[m.Name] = true
-		up := m.State == cluster.MemberAlive || m.State == cluster.MemberSuspect
+		up[m.Name] = m.State == cluster.MemberAlive || m.State == cluster.MemberSuspect
+	}
+	for _, ln := range cur.Nodes {
+		if ln.State == placement.Removed && !up[ln.Name] {
+			nl, err := next.Without(ln.Name)
+			if err != nil {
+				return err
+			}
+			next = *nl
+			n.log.Info("a removed node is gone: dropping it from the placement layout", "node", ln.Name)
+		}
+	}
+	for _, m := range members {
+		up := up[m.Name]
 		switch {
 		case up && m.Meta.State != cluster.StateLeaving && !inLayout[m.Name]:
 			w := m.Meta.Capacity
@@ -258,17 +234,9 @@ func (n *node) updateLayout(ctx context.Context) error {
 	if next.Version == cur.Version {
 		return nil
 	}
-	next.Version = ver + 1
-	enc, err := next.Encode()
-	if err != nil {
+	next.Version = cur.Version + 1
+	if err := n.proposeLayout(ctx, &next); err != nil {
 		return err
-	}
-	res, err := n.raft.Propose(ctx, &meta.Cmd{Op: meta.OpSetLayout, Size: next.Version, Value: enc})
-	if err != nil {
-		return err
-	}
-	if res.Errno != 0 {
-		return res.Errno
 	}
 	n.log.Info("placement layout committed", "version", next.Version, "nodes", len(next.Nodes))
 	return nil

@@ -192,6 +192,24 @@ func (d *Daemon) Kill9(t testing.TB) {
 	unmount(d.Mountpoint)
 }
 
+// WaitExit waits up to timeout for the daemon to exit by itself, and
+// returns how it exited; the test fails if it is still running then.
+func (d *Daemon) WaitExit(t testing.TB, timeout time.Duration) *os.ProcessState {
+	t.Helper()
+	if d.cmd == nil {
+		t.Fatal("WaitExit: daemon not running")
+	}
+	select {
+	case <-d.done:
+	case <-time.After(timeout):
+		t.Fatalf("dfsd did not exit within %v:\n%s", timeout, tail(d.log.String(), 100))
+	}
+	state := d.cmd.ProcessState
+	d.cmd = nil
+	unmount(d.Mountpoint)
+	return state
+}
+
 // Restart stops the daemon cleanly and starts it again on the same data.
 func (d *Daemon) Restart(t testing.TB) {
 	t.Helper()
