@@ -80,6 +80,13 @@ func (k *Keeper) rebalance(ctx context.Context, r *RebalanceReport, progress fun
 				mu.Lock()
 				o.addTo(r, j.size)
 				mu.Unlock()
+				if o.moved {
+					// Health shows a drain's progress before the pass ends.
+					k.mu.Lock()
+					k.health.Held = max(0, k.health.Held-1)
+					k.health.HeldBytes = max(0, k.health.HeldBytes-j.size)
+					k.mu.Unlock()
+				}
 				done.Add(1)
 			}
 		})

@@ -122,8 +122,10 @@ type Health struct {
 	Missing int64
 	// RebalancedAt is when the last Rebalance pass ended; ToMove and
 	// ToMoveBytes are the local copies not placed here that it kept, Held
-	// and HeldBytes all the local copies it found (a drained node is done
-	// when they reach 0: GC takes the unreferenced ones).
+	// and HeldBytes all the local copies it found, lowered as a running
+	// pass moves copies away, so that a drain shows its progress (a
+	// drained node is done when they reach 0: GC takes the unreferenced
+	// ones).
 	RebalancedAt time.Time
 	ToMove       int64
 	ToMoveBytes  int64

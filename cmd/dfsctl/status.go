@@ -193,7 +193,7 @@ func raftLine(r *control.RaftStatus) string {
 }
 
 // replicationLines summarize the leader's sum of replication health:
-// "replication (n1, 2s ago): 120 chunks fully replicated (480 MiB), 0
+// "replication (summed by n1 2.0s ago): 120 chunks fully replicated (480 MiB), 0
 // under-replicated, 0 missing, 4 to move (16 MiB)", then a line for each
 // node that is draining or still has copies to move, and the nodes that
 // did not answer.
@@ -202,7 +202,7 @@ func replicationLines(cr *control.ClusterReplication, now time.Time) []string {
 		return []string{"replication: not summed yet"}
 	}
 	t := cr.Total
-	out := []string{fmt.Sprintf("replication (summed by %s %s ago): %d chunks fully replicated (%s), %d under-replicated (%s), %d missing, %d to move (%s)",
+	out := []string{fmt.Sprintf("replication (summed by %s %s): %d chunks fully replicated (%s), %d under-replicated (%s), %d missing, %d to move (%s)",
 		safe(cr.Leader), ago(now.Sub(cr.At)), t.Replicated, humanBytes(uint64(t.ReplicatedBytes)), t.UnderReplicated, humanBytes(uint64(t.UnderBytes)),
 		t.Missing, t.ToMove, humanBytes(uint64(t.ToMoveBytes)))}
 	var missing []string
@@ -213,8 +213,11 @@ func replicationLines(cr *control.ClusterReplication, now time.Time) []string {
 			if n.LayoutState == "draining" {
 				what = "draining"
 			}
-			out = append(out, fmt.Sprintf("  %s %s: holds %d chunks (%s), %d to move (%s)", safe(n.Node), what,
-				n.Health.Held, humanBytes(uint64(n.Health.HeldBytes)), n.Health.ToMove, humanBytes(uint64(n.Health.ToMoveBytes))))
+			line := fmt.Sprintf("  %s %s: holds %d chunks (%s)", safe(n.Node), what, n.Health.Held, humanBytes(uint64(n.Health.HeldBytes)))
+			if n.Health.ToMove > 0 {
+				line += fmt.Sprintf(", %d still to move (%s)", n.Health.ToMove, humanBytes(uint64(n.Health.ToMoveBytes)))
+			}
+			out = append(out, line)
 		case n.Health == nil && n.Error != "":
 			missing = append(missing, safe(n.Node)+" ("+safe(n.Error)+")")
 		}

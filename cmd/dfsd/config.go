@@ -25,6 +25,14 @@ type config struct {
 	s3SecretKey  string
 	chunkSize    int64
 	chunkSizeSet bool
+	// repairSet: some of --repair-bandwidth, --repair-concurrency and
+	// --scrub-bandwidth were given (they then apply even in the test
+	// gossip profile, whose own defaults are unlimited and no background
+	// scrub).
+	repairSet       bool
+	repairBandwidth int64
+	repairParallel  int
+	scrubBandwidth  int64
 	memCache     int64
 	diskCache    int64
 	maxDirty     int64
@@ -174,6 +182,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		return nil, err // not reached: the same arguments parsed above
 	}
 	c.chunkSizeSet = set["chunk-size"]
+	c.repairSet = set["repair-bandwidth"] || set["repair-concurrency"] || set["scrub-bandwidth"]
 	if c.nodeName == "" {
 		c.nodeName, _ = os.Hostname()
 	}
@@ -202,6 +211,9 @@ func newConfig() *config {
 		memCache:  64 << 20,
 		diskCache: 1 << 30,
 		maxDirty:  64 << 20,
+
+		repairBandwidth: 50 << 20,
+		scrubBandwidth:  8 << 20,
 	}
 }
 
@@ -254,6 +266,9 @@ func (c *config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.replicas, "replicas", 3, "copies of each chunk, for a new cluster (1 to 7)")
 	fs.IntVar(&c.capacityAlert, "capacity-alert", 85, "percent of this node's capacity in use above which capacity_high fires (0 disables)")
 	fs.DurationVar(&c.underAlert, "under-replicated-alert", 5*time.Minute, "how long chunks may stay under-replicated before under_replicated fires (missing chunks fire chunks_missing at once)")
+	fs.Var(byteSize{&c.repairBandwidth}, "repair-bandwidth", "chunk bytes per second that repair, rebalance and drain may send and fetch (`SIZE`; 0: unlimited)")
+	fs.IntVar(&c.repairParallel, "repair-concurrency", 4, "chunks repair and rebalance work on at once")
+	fs.Var(byteSize{&c.scrubBandwidth}, "scrub-bandwidth", "bytes per second the background scrub re-reads from the local backend (`SIZE`; 0: no background scrub)")
 	fs.DurationVar(&c.downOut, "down-out", 10*time.Minute, "how long a node may be gone before it is taken out of Raft and of the placement layout")
 	fs.DurationVar(&c.mutationTimeout, "mutation-timeout", 10*time.Second, "how long a metadata change waits for a Raft leader before it fails with EIO")
 	fs.StringVar(&c.statusToken, "status-token", "", "token that lets other hosts read the status page at http://HTTP-ADDR/ (default: loopback only);\n"+
@@ -323,6 +338,12 @@ func (c *config) validate() error {
 	}
 	if c.replicas < 1 || c.replicas > 7 {
 		return fmt.Errorf("--replicas %d: must be from 1 to 7", c.replicas)
+	}
+	if c.repairBandwidth < 0 || c.scrubBandwidth < 0 {
+		return errors.New("--repair-bandwidth and --scrub-bandwidth must not be negative (0 means unlimited, or no background scrub)")
+	}
+	if c.repairParallel < 1 || c.repairParallel > 256 {
+		return fmt.Errorf("--repair-concurrency %d: must be from 1 to 256", c.repairParallel)
 	}
 	if c.underAlert < 0 {
 		return fmt.Errorf("--under-replicated-alert %v: must not be negative", c.underAlert)

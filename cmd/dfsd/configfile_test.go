@@ -320,7 +320,7 @@ func TestPrintConfigRoundTrip(t *testing.T) {
 		"--name", "node-7", "--addr", "10.0.0.7:7000", "--advertise", "10.0.0.7:7000", "--http-addr", "10.0.0.7:7001",
 		"--join", "10.0.0.1:7000,10.0.0.2:7000", "--capacity", "1TiB", "--cluster-key-file", "/etc/dfs/key",
 		"--alert-webhook", "https://alerts.example.com/dfs", "--cluster-name", "prod", "--raft-addr", "10.0.0.7:7002",
-		"--bootstrap-expect", "0", "--down-out", "30m", "--under-replicated-alert", "2m", "--mutation-timeout", "20s", "--gossip-profile", "test", "--capacity-alert", "90",
+		"--bootstrap-expect", "0", "--down-out", "30m", "--under-replicated-alert", "2m", "--repair-bandwidth", "20MiB", "--repair-concurrency", "8", "--scrub-bandwidth", "1MiB", "--mutation-timeout", "20s", "--gossip-profile", "test", "--capacity-alert", "90",
 		"--s3-access-key", "not-a-secret"}
 	want := parse(t, args...)
 	for _, format := range []string{"toml", "yaml"} {

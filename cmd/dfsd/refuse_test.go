@@ -61,6 +61,8 @@ func TestRefusals(t *testing.T) {
 		{"stray argument", nil, []string{"--data", data(), "extra"}, 2, `unexpected argument "extra"`},
 		{"bad chunk size", nil, []string{"--data", data(), "--chunk-size", "3MiB"}, 2, "power of two"},
 		{"bad size syntax", nil, []string{"--data", data(), "--mem-cache", "lots"}, 2, "is not a size"},
+		{"bad repair concurrency", nil, []string{"--data", data(), "--repair-concurrency", "0"}, 2, "--repair-concurrency 0: must be from 1 to 256"},
+		{"negative alert delay", nil, []string{"--data", data(), "--under-replicated-alert", "-1s"}, 2, "must not be negative"},
 		{"bad log format", nil, []string{"--data", data(), "--log-format", "xml"}, 2, "must be text or json"},
 		{"missing mountpoint", nil, []string{"--data", data(), "--mount", filepath.Join(tmp, "nope")}, 1, "does not exist"},
 		{"mountpoint not a dir", nil, []string{"--data", data(), "--mount", file}, 1, "is not a directory"},

@@ -146,6 +146,11 @@ func (n *node) startKeeper(backend store.Backend, peers *gossipPeers) error {
 	// Whatever the profile: an object a writer uploaded is referenced only
 	// when its file is closed, so unreferenced objects are young ones too.
 	kcfg.GCGrace = n.cfg.gcGrace
+	if n.cfg.gossipProfile != "test" || n.cfg.repairSet {
+		kcfg.BytesPerSec = n.cfg.repairBandwidth
+		kcfg.ScrubBytesPerSec = n.cfg.scrubBandwidth
+		kcfg.Concurrency = n.cfg.repairParallel
+	}
 	if kcfg.RepairInterval < 2*time.Second {
 		kcfg.RepairInterval = 2 * time.Second // layout changes trigger a pass at once anyway
 	}

@@ -118,7 +118,7 @@
       tr.append(
         name,
         el("td", "state state-" + state, n.state),
-        el("td", "mode", n.mode),
+        el("td", "mode", n.layout && n.layout !== "active" ? n.layout : n.mode),
         addr,
         el("td", "zone", n.zone || "—"),
         capacityCell(n),
@@ -145,6 +145,11 @@
     }
     parts.push("layout version " + r.layout_version, r.replicas + " replicas per chunk");
     parts.push("this node: " + r.state + ", commit " + r.commit_index + ", applied " + r.applied_index);
+    const h = st.replication && st.replication.total;
+    if (h) {
+      parts.push("chunks: " + h.replicated + " replicated, " + h.under_replicated + " under-replicated, " +
+        h.missing + " missing, " + h.to_move + " to move");
+    }
     const p = $("raft");
     p.textContent = parts.join(" · ");
     p.className = r.leader ? "" : "bad";
