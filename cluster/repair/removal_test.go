@@ -29,6 +29,16 @@ func TestCheckRemoval(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.setLayout(l)
+	// Draining, n4's copies still count: its chunks are misplaced, not
+	// under-replicated, and repair copies them to their new places.
+	var under, misplaced int64
+	for _, r := range repairAll(t, ks) {
+		under += r.Under
+		misplaced += r.Misplaced
+	}
+	if under != 0 || misplaced != held {
+		t.Fatalf("repair with n4 draining: %d under-replicated, %d misplaced; want 0 and %d", under, misplaced, held)
+	}
 	rebalanceAll(t, ks)
 	if h := ks["n4"].Health(); h.Held != 0 || h.ToMove != 0 {
 		t.Fatalf("drained n4 health: %+v; want nothing held", h)

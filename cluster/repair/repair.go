@@ -58,8 +58,8 @@ func (k *Keeper) Repair(ctx context.Context, progress func(done, total int64)) (
 		k.mu.Lock()
 		k.health.RepairedAt = r.Start.Add(r.Took)
 		k.health.Layout = r.Layout
-		k.health.Replicated = r.Replicated + r.Repaired
-		k.health.ReplicatedBytes = r.ReplicatedBytes + r.RepairedBytes
+		k.health.Replicated = r.Replicated + r.Misplaced + r.Repaired
+		k.health.ReplicatedBytes = r.ReplicatedBytes + r.MisplacedBytes + r.RepairedBytes
 		k.health.Under = r.Under - r.Repaired
 		k.health.UnderBytes = r.UnderBytes - r.RepairedBytes
 		k.health.Short = r.StillShort
@@ -216,6 +216,7 @@ func (k *Keeper) prepare(ctx context.Context, p *placement.Placer, cursors map[s
 type repairOutcome struct {
 	size                        int64
 	replicated, under, missing  bool
+	misplaced                   bool
 	short, stillShort, unavail  int64
 	repaired                    bool
 	copied, copiedBytes, failed int64
@@ -229,6 +230,9 @@ func (o repairOutcome) addTo(r *RepairReport) {
 	case o.replicated:
 		r.Replicated++
 		r.ReplicatedBytes += size
+	case o.misplaced:
+		r.Misplaced++
+		r.MisplacedBytes += size
 	case o.missing:
 		r.Missing++
 	case o.under:
@@ -291,9 +295,16 @@ func (k *Keeper) repairChunk(ctx context.Context, j repairJob) repairOutcome {
 		}
 		return o
 	}
-	o.under = true
-	o.short = int64(len(j.placed) - len(holders))
-	o.stillShort = o.short
+	// Copies on live nodes outside the placement (a draining node, a
+	// stand-in) still count: a chunk with enough copies is only misplaced
+	// (Rebalance and this copy move it), not under-replicated.
+	if len(holders)+len(j.others) >= len(j.placed) {
+		o.misplaced = true
+	} else {
+		o.under = true
+		o.short = int64(len(j.placed) - len(holders) - len(j.others))
+		o.stillShort = o.short
+	}
 	if len(lacking) == 0 {
 		return o
 	}
@@ -330,9 +341,9 @@ func (k *Keeper) repairChunk(ctx context.Context, j repairJob) repairOutcome {
 		}
 		o.copied++
 		o.copiedBytes += int64(len(data))
-		o.stillShort--
+		o.stillShort = max(0, o.stillShort-1)
 	}
-	o.repaired = o.stillShort == 0
+	o.repaired = o.under && o.stillShort == 0
 	return o
 }
 

@@ -36,9 +36,15 @@ type RepairReport struct {
 	// Replicated: chunks every placed node held.
 	Replicated      int64
 	ReplicatedBytes int64
-	// Under: chunks that some live node held but fewer than their placed
-	// nodes did; Short is the sum over them of the copies lacking
-	// (copies on dead placed nodes count as lacking).
+	// Misplaced: chunks not held by every placed node but by as many live
+	// nodes in all (copies on a draining node or a stand-in count): they
+	// are moving, not short of copies. Repair still copies them to the
+	// placed nodes that lack them.
+	Misplaced      int64
+	MisplacedBytes int64
+	// Under: chunks that some live node held but fewer live nodes than
+	// they have placed nodes; Short is the sum over them of the copies
+	// lacking (copies on dead nodes count as lacking).
 	Under      int64
 	UnderBytes int64
 	Short      int64
@@ -110,10 +116,11 @@ type Health struct {
 	// Layout the layout version it used.
 	RepairedAt time.Time
 	Layout     uint64
-	// Replicated: chunks every placed node holds.
+	// Replicated: chunks with as many live copies as placed nodes (all
+	// on the placed nodes, or some still moving there).
 	Replicated      int64
 	ReplicatedBytes int64
-	// Under: chunks with fewer copies than placed nodes; Short: the
+	// Under: chunks with fewer live copies than placed nodes; Short: the
 	// copies they lack in total.
 	Under      int64
 	UnderBytes int64
