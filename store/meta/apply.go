@@ -28,6 +28,9 @@ type applier struct {
 	now int64
 	st  state
 	res Result
+	// index is the command's log index (set for the final transaction
+	// only: OpAbsolve records it).
+	index uint64
 
 	inodes map[Ino]*inode // loaded inodes; nil: missing or deleted
 	dirty  map[Ino]struct{}
@@ -86,6 +89,10 @@ func (a *applier) apply() (syscall.Errno, error) {
 		return a.tmpfile()
 	case OpSetLayout:
 		return a.setLayout()
+	case OpCondemn:
+		return a.condemn()
+	case OpAbsolve:
+		return a.absolve()
 	}
 	return syscall.EINVAL, nil
 }
@@ -914,6 +921,9 @@ func (a *applier) commit() (syscall.Errno, error) {
 	}
 	if e := a.checkCommit(n); e != 0 {
 		return e, nil
+	}
+	if e, err := a.checkTombstones(); e != 0 || err != nil {
+		return e, err
 	}
 	switch {
 	case c.SetInline:

@@ -10,8 +10,9 @@ import (
 )
 
 // cmdVersion is the first byte of an encoded Cmd. Version 2 appended
-// ReqID; version 1 commands (without it) still decode.
-const cmdVersion = 2
+// ReqID, version 3 an UploadIndex to each of Chunks (and brought
+// OpCondemn and OpAbsolve); older commands (without them) still decode.
+const cmdVersion = 3
 
 // maxFutureVersion bounds the version bytes taken for commands of a newer
 // dfs (ErrNewerCommand); anything above is garbage (ErrBadCommand).
@@ -39,13 +40,19 @@ var ErrNewerCommand = errors.New("meta: command from a newer version of dfs")
 // and byte slices length-prefixed, chunk IDs as 32 raw bytes), so a Commit
 // of thousands of slots stays compact and fast to decode.
 func Encode(cmd *Cmd) ([]byte, error) {
+	return encodeVersion(cmd, cmdVersion)
+}
+
+// encodeVersion encodes cmd in format version v (tests make older ones;
+// the fields a version lacks are left out).
+func encodeVersion(cmd *Cmd, v byte) ([]byte, error) {
 	if cmd == nil {
 		return nil, fmt.Errorf("%w: nil", ErrBadCommand)
 	}
 	n := 64 + len(cmd.Name) + len(cmd.NewName) + len(cmd.Target) + len(cmd.Value) +
-		len(cmd.Inline) + len(cmd.Chunks)*(32+2*binary.MaxVarintLen64) + len(cmd.ChunkIDs)*32
+		len(cmd.Inline) + len(cmd.Chunks)*(32+3*binary.MaxVarintLen64) + len(cmd.ChunkIDs)*32
 	b := make([]byte, 0, n)
-	b = append(b, cmdVersion, byte(cmd.Op))
+	b = append(b, v, byte(cmd.Op))
 	var flags uint64
 	if cmd.Excl {
 		flags |= cmdExcl
@@ -81,6 +88,9 @@ func Encode(cmd *Cmd) ([]byte, error) {
 		b = binary.AppendUvarint(b, c.Index)
 		b = append(b, c.ID[:]...)
 		b = binary.AppendUvarint(b, uint64(c.Len))
+		if v >= 3 {
+			b = binary.AppendUvarint(b, c.UploadIndex)
+		}
 	}
 	b = binary.AppendUvarint(b, cmd.DropFrom)
 	b = appendBytes(b, cmd.Inline)
@@ -88,7 +98,9 @@ func Encode(cmd *Cmd) ([]byte, error) {
 	for _, id := range cmd.ChunkIDs {
 		b = append(b, id[:]...)
 	}
-	b = append(b, cmd.ReqID[:]...)
+	if v >= 2 {
+		b = append(b, cmd.ReqID[:]...)
+	}
 	return b, nil
 }
 
@@ -103,7 +115,7 @@ func appendBytes(b, s []byte) []byte {
 func Decode(data []byte) (*Cmd, error) {
 	d := decoder{b: data}
 	v := d.byte()
-	if v != 1 && v != cmdVersion {
+	if v < 1 || v > cmdVersion {
 		if d.err != nil {
 			return nil, d.err
 		}
@@ -148,6 +160,9 @@ func Decode(data []byte) (*Cmd, error) {
 			c.Index = d.uvarint()
 			copy(c.ID[:], d.take(32))
 			c.Len = d.u32()
+			if v >= 3 {
+				c.UploadIndex = d.uvarint()
+			}
 		}
 	}
 	cmd.DropFrom = d.uvarint()
@@ -269,7 +284,7 @@ var opNames = [...]string{
 	OpLink: "link", OpUnlink: "unlink", OpRmdir: "rmdir", OpRename: "rename",
 	OpSetAttr: "setattr", OpCommit: "commit", OpSetXattr: "setxattr",
 	OpRemoveXattr: "removexattr", OpReclaim: "reclaim", OpForgetChunks: "forgetchunks",
-	OpTmpfile: "tmpfile", OpSetLayout: "setlayout",
+	OpTmpfile: "tmpfile", OpSetLayout: "setlayout", OpCondemn: "condemn", OpAbsolve: "absolve",
 }
 
 // String names the op, for logs.

@@ -83,7 +83,8 @@ func TestRequestApplyOnce(t *testing.T) {
 	}
 }
 
-// TestDecodeVersion1: commands encoded before ReqID existed still decode.
+// TestDecodeVersion1: commands encoded before ReqID (version 1) and
+// before UploadIndex (version 2) existed still decode.
 func TestDecodeVersion1(t *testing.T) {
 	cmd := &Cmd{Op: OpMkdir, Now: 5, Parent: RootIno, Name: "x", Mode: syscall.S_IFDIR | 0o755}
 	b := mustEncode(t, cmd)
@@ -94,6 +95,17 @@ func TestDecodeVersion1(t *testing.T) {
 	}
 	if _, err := Decode(append([]byte{2}, b[1:len(b)-1]...)); err == nil {
 		t.Fatal("a version 2 command missing a byte of its ReqID decoded")
+	}
+	// Version 2 slots have no UploadIndex.
+	commit := &Cmd{Op: OpCommit, Now: 5, Ino: 2, Size: 3, ChunkSize: tcs, Chunks: []ChunkRef{{ID: id(1), Len: 3}, {Index: 1, ID: id(2), Len: 3}}, ReqID: ReqID{7}}
+	for v := byte(2); v <= cmdVersion; v++ {
+		b, err := encodeVersion(commit, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := Decode(b); err != nil || !reflect.DeepEqual(got, commit) {
+			t.Fatalf("decode of a version %d commit: %+v, %v; want %+v", v, got, err, commit)
+		}
 	}
 }
 

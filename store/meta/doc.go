@@ -27,6 +27,10 @@
 //	'r' chunkID         reference count, and since when it has been 0
 //	'z' since chunkID   zero-reference index, in time order (ZeroRefChunks)
 //	'o' ino             orphan marker (nlink 0, awaiting OpReclaim)
+//	"L"                 the placement layout (OpSetLayout)
+//	'q' reqid, 'Q' index reqid   applied requests (Cmd.ReqID, dedupe.go)
+//	'T' chunkID         tombstone: pending deletions, lease, index of the last absolve
+//	't' when chunkID    tombstones in purge order (tombstone.go)
 //
 // Inode records are binary: a version byte, flags, mode, uid, gid, rdev,
 // nlink, size, atime, mtime, ctime, the parent directory (for
@@ -63,6 +67,22 @@
 // the chunk is listed in Result.Freed and a zero-reference record (time
 // Cmd.Now) is kept until the chunk is referenced again or OpForgetChunks
 // removes it (after the chunk's objects were deleted).
+//
+// # Tombstones
+//
+// A garbage collector deletes objects only after OpCondemn tombstoned
+// them ('T': the chunk had no reference at that point of the log; the
+// tombstone holds a lease of CondemnLease) and proposes OpAbsolve when
+// done. OpCommit sends, with each chunk, the writer's applied index
+// before its upload (ChunkRef.UploadIndex), and is refused with
+// ErrnoStaleUpload (ESTALE, which Commit returns for nothing else) when
+// a chunk's deletion is pending or was absolved after that index: the
+// writer uploads again and retries. Raft orders the two, so a commit
+// never references a chunk whose object a collector deleted after the
+// writer stored it. A collector that dies leaves its tombstone pending
+// until the lease ends and a refused writer closes it (OpAbsolve with
+// AbsolveExpired); OpCondemn and OpAbsolve purge tombstones closed more
+// than TombstoneKeep ago. See tombstone.go.
 //
 // # Orphans
 //

@@ -304,7 +304,7 @@ func (f *FSM) applyFinal(index uint64, cmd *Cmd, prior []store.ChunkID, skipSlot
 		if err != nil {
 			return err
 		}
-		a.limit, a.skipSlots = limit, skipSlots
+		a.limit, a.skipSlots, a.index = limit, skipSlots, index
 		errno, err := a.apply()
 		if err != nil {
 			return err

@@ -23,6 +23,8 @@ import (
 //	"L"                          the placement layout: version (8 bytes, big-endian), then its encoding
 //	'q' reqid                    a request's applied index and Result (dedupe.go)
 //	'Q' index reqid              the same requests by index, for pruning
+//	'T' id                       chunk tombstone (tombstone.go)
+//	't' when id                  tombstones by when they may be purged (when is sign-flipped)
 const (
 	pfxStats  = 'S'
 	pfxInode  = 'i'
@@ -35,6 +37,8 @@ const (
 	pfxReq    = 'q'
 	pfxLayout = 'L'
 	pfxReqAge = 'Q'
+	pfxTomb   = 'T'
+	pfxTombAt = 't'
 )
 
 var keyStats = []byte{pfxStats}
@@ -121,9 +125,9 @@ func validKey(k []byte) bool {
 		return len(k) > 9 && len(k) <= 9+MaxXattrName
 	case pfxSlot:
 		return len(k) == 17
-	case pfxRef:
+	case pfxRef, pfxTomb:
 		return len(k) == 33
-	case pfxZero:
+	case pfxZero, pfxTombAt:
 		return len(k) == 41
 	case pfxReq:
 		return len(k) == 17

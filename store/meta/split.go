@@ -94,6 +94,9 @@ func (f *FSM) splitPlan(cmd *Cmd) (steps []splitStep, skipSlots bool, err error)
 			if a.checkCommit(n) != 0 {
 				return nil
 			}
+			if e, err := a.checkTombstones(); e != 0 || err != nil {
+				return err
+			}
 			switch {
 			case cmd.SetInline:
 				steps = []splitStep{dropSlotsStep(cmd.Ino, 0)}

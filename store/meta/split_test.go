@@ -273,6 +273,14 @@ func FuzzApply(f *testing.F) {
 		}
 	}
 	f.Add([]byte("garbage"))
+	for _, c := range []*Cmd{
+		{Op: OpCondemn, Now: 1, ChunkIDs: idList(5, 45)},
+		{Op: OpAbsolve, Now: 1, Flags: AbsolveExpired, ChunkIDs: idList(0, 3)},
+		{Op: OpCommit, Ino: 2, Size: tcs, ChunkSize: tcs, Chunks: []ChunkRef{{ID: id(5), Len: tcs, UploadIndex: 3}}},
+	} {
+		b, _ := Encode(c)
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m := testFSM(t, "", 5)
 		applyAll(t, m, setupCmds())

@@ -44,10 +44,18 @@ func (a *Attr) IsSymlink() bool { return a.Mode&syscall.S_IFMT == syscall.S_IFLN
 // first Len bytes come from chunk ID (whose object may be longer); the rest
 // of the slot, up to the file size, reads as zeros. A slot with no ChunkRef
 // is a hole. Each ChunkRef holds one reference on ID.
+//
+// UploadIndex is set by writers in an OpCommit only (it is not stored):
+// the writer's applied index read before it uploaded the chunk, or looked
+// for it in the store. A chunk whose tombstone was closed at a later index
+// may have been deleted after the upload, so the commit is refused with
+// ErrnoStaleUpload (see tombstone.go). 0 means unknown (a writer of an
+// older dfs): only pending deletions refuse the commit then.
 type ChunkRef struct {
-	Index uint64        `json:"i"`
-	ID    store.ChunkID `json:"id"`
-	Len   uint32        `json:"n"`
+	Index       uint64        `json:"i"`
+	ID          store.ChunkID `json:"id"`
+	Len         uint32        `json:"n"`
+	UploadIndex uint64        `json:"u,omitempty"`
 }
 
 // DirEntry is one name in a directory.
@@ -77,7 +85,14 @@ const (
 	OpForgetChunks    // ChunkIDs: forget zero-reference records of chunks whose objects were deleted
 	OpTmpfile         // Parent, Mode (S_IFREG|perm), Uid, Gid: an anonymous regular file (O_TMPFILE), born an orphan
 	OpSetLayout       // Size (the new layout version: exactly the current one + 1), Value (the encoded layout): see Reader.Layout
+	OpCondemn         // ChunkIDs: tombstone the unreferenced ones before deleting their objects (Result.Condemned); see tombstone.go
+	OpAbsolve         // ChunkIDs, Flags (AbsolveExpired): the deletions that OpCondemn allowed are over
 )
+
+// AbsolveExpired (Cmd.Flags with OpAbsolve) closes only the tombstones
+// whose every lease is over, and leaves the others alone: a writer
+// refused because of a dead collector's tombstone proposes it.
+const AbsolveExpired = 1
 
 // SetAttr valid bits (Cmd.Valid), mirroring FATTR_* of FUSE.
 const (
@@ -148,6 +163,8 @@ type Cmd struct {
 
 	// OpForgetChunks: chunks whose zero-reference records are removed
 	// (those whose reference count is still 0; others are left alone).
+	// OpCondemn, OpAbsolve: the chunks to tombstone, or whose deletion is
+	// over (at most MaxTombstoneBatch).
 	ChunkIDs []store.ChunkID `json:"chunkids,omitempty"`
 
 	// ReqID, when not zero, names the request this command carries, so
@@ -178,11 +195,14 @@ const RequestWindow = 1 << 17
 // Freed are chunks whose reference count fell to 0 in this command; Apply
 // also records each with the command's Now (see Reader.ZeroRefChunks) and
 // drops that record when the chunk is referenced again.
+// Condemned are the chunks an OpCondemn tombstoned, sorted: the ones the
+// caller may delete now.
 type Result struct {
-	Errno   syscall.Errno   `json:"errno,omitempty"`
-	Attr    *Attr           `json:"attr,omitempty"`
-	Orphans []Ino           `json:"orphans,omitempty"`
-	Freed   []store.ChunkID `json:"freed,omitempty"`
+	Errno     syscall.Errno   `json:"errno,omitempty"`
+	Attr      *Attr           `json:"attr,omitempty"`
+	Orphans   []Ino           `json:"orphans,omitempty"`
+	Freed     []store.ChunkID `json:"freed,omitempty"`
+	Condemned []store.ChunkID `json:"condemned,omitempty"`
 }
 
 // Limits enforced by Apply.
