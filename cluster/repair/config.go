@@ -44,6 +44,11 @@ type Config struct {
 	Peers Peers
 	// Chunks says which chunks are referenced.
 	Chunks Chunks
+	// Condemner, when set, tombstones what GC is about to delete, so that
+	// no writer anywhere commits a chunk whose local copy GC deletes (see
+	// the package doc). Nil: GC only reads the reference count again
+	// right before each deletion (a single host, tests).
+	Condemner Condemner
 	// Clock is the time source; nil means SystemClock.
 	Clock Clock
 	// Logger gets one line per failed operation and per pass; nil

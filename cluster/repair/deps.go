@@ -64,6 +64,20 @@ type Chunks interface {
 	ZeroRefChunks(ctx context.Context, before int64, limit int) ([]store.ChunkID, error)
 }
 
+// Condemner orders GC's deletions with the commits of writers on every
+// host, through the namespace's log: store/meta's Tombstones implements
+// it. It must be safe for concurrent use.
+type Condemner interface {
+	// Condemn tombstones the chunks of ids that have no reference at
+	// that point of the log and returns those: GC deletes only them, and
+	// only until half of meta.CondemnLease has passed since the call. A
+	// commit referencing a tombstoned chunk is refused until its writer
+	// has uploaded the chunk again after the deletion.
+	Condemn(ctx context.Context, ids []store.ChunkID) ([]store.ChunkID, error)
+	// Absolve says the deletions of ids (returned by Condemn) are over.
+	Absolve(ctx context.Context, ids []store.ChunkID) error
+}
+
 // Clock is the keeper's time source: the grace periods, the settle delay,
 // the intervals of Run and the waits of the rate limits use it. It must be
 // safe for concurrent use.

@@ -41,7 +41,9 @@
 // reference count has been 0 for Config.GCGrace, and objects with no
 // reference record at all (a writer uploaded and crashed before
 // committing, or the namespace already forgot the chunk after deleting
-// it elsewhere) older than the grace.
+// it elsewhere) older than the grace. It condemns the candidates of each
+// page of its listing through Config.Condemner before deleting them (see
+// below).
 //
 // Scrub re-reads every local chunk and checks its hash. A corrupt or
 // truncated copy is reported (Hooks.Corrupt), replaced by a good copy
@@ -93,26 +95,42 @@
 //     deletions apart in time. It assumes every node learns a committed
 //     layout within Settle; a node cut off from Raft for longer but still
 //     serving peers is the remaining risk.
-//   - GC reads the reference count again right before each deletion and
-//     keeps a chunk that has a reference by then. Unreferenced chunks are
-//     never repaired or moved: they are GC's.
+//   - GC deletes only chunks the namespace condemned for it: tombstoned
+//     in the Raft log while they had no reference (Config.Condemner),
+//     and only within half of the condemnation's lease; then it absolves
+//     them. Unreferenced chunks are never repaired or moved: they are
+//     GC's.
 //   - Scrub deletes only copies that fail verification.
 //
-// The race GC does not close: a writer on any node that stores the same
-// content between GC's last check and its deletion (store.ChunkStore
-// finds the object already stored and only commits a reference, or
-// uploads it again just before the delete) commits a reference to a chunk
-// whose object was just deleted here. With the grace period the window is
-// a few milliseconds per deletion, and it needs content identical to a
-// chunk garbage for at least the grace; the fs layer's pending set closes
-// it for writers on the same host as the cluster-wide GC, not for others.
-// The fix is a tombstone in the Raft log: GC proposes "delete id", which
-// the state machine accepts only while id's count is 0 and then records;
-// a commit that references a tombstoned chunk fails with a retryable
-// error, so the writer uploads again after the deletion and retries; GC
-// deletes only after its tombstone is applied and forgets it after the
-// deletion. Raft orders the tombstone and the commit, so one of them
-// always loses cleanly.
+// GC and writers. A writer on any node may store content that GC is
+// about to delete (store.ChunkStore finds the object already stored and
+// only commits a reference, or uploads it again just before the delete),
+// and commit a reference to it. Reading the reference count right before
+// the deletion leaves a window between that read and the delete; the
+// condemnation closes it (store/meta's tombstone.go). GC proposes
+// OpCondemn for a page of candidates; the state machine tombstones those
+// still without a reference at that point of the log and returns them; GC
+// deletes only those, then proposes OpAbsolve. A writer records the index
+// its copy of the namespace had applied before each upload, and a commit
+// referencing a chunk whose deletion is pending, or was absolved after
+// that index, is refused with a retryable error: the writer uploads the
+// chunk again once the deletion is over (package fs/vfs keeps a copy of
+// chunks that were garbage already when uploaded, for that) and retries.
+// Raft orders the condemnation and the commit, so one of them always
+// loses cleanly, and no commit references a chunk whose copy GC deleted
+// after the writer stored it.
+//
+// What remains. A deleter that stalls (a delete call that takes effect
+// more than half a lease, 5 minutes, after its condemnation) while the
+// clocks of the hosts are apart by the other half can still race a
+// commit: the lease, not the log, ends a dead deleter's condemnation. An
+// upload with no reference record that stays uncommitted for longer than
+// the grace (a file written for longer than --gc-grace before it is
+// closed) is garbage to GC on every node: its commit is refused, and the
+// flush fails with EIO unless the writer still has the bytes, rather than
+// commit a deleted chunk. Without a Condemner (tests, a single host) GC
+// only reads the reference count again right before each deletion, and
+// keeps a chunk that has a reference by then.
 //
 // # Rates
 //
@@ -150,5 +168,6 @@
 //
 // store/meta has ChunkRefCount and ZeroRefChunks; Chunks also needs
 // ForEachChunk, an iteration over the 'r' reference records in ID order
-// from a given ID.
+// from a given ID. The Condemner is store/meta's Tombstones over the
+// node's Proposer.
 package repair

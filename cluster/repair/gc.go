@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dfsproject/dfs/store"
+	"github.com/dfsproject/dfs/store/meta"
 )
 
 // GC deletes the local copies of chunks that have had no reference for at
@@ -18,9 +19,12 @@ import (
 // is older than the grace — by its modification time, or, for a backend
 // that gives none, by when this keeper first saw it unreferenced (kept in
 // memory across passes, so a restart starts that clock again). The
-// reference count is read again right before each deletion, and a chunk
-// that has a reference again is kept (counted in Raced). GC touches only
-// the local backend and needs no layout. progress is as for Rebalance.
+// candidates of each page of the local listing are condemned together
+// (Config.Condemner): only those the namespace tombstoned are deleted,
+// within half the lease, and then absolved; the others have a reference
+// by then (counted in Raced). Without a Condemner the reference count is
+// read again right before each deletion instead. GC touches only the
+// local backend and needs no layout. progress is as for Rebalance.
 func (k *Keeper) GC(ctx context.Context, progress func(done, total int64)) (GCReport, error) {
 	k.gcMu.Lock()
 	defer k.gcMu.Unlock()
@@ -61,11 +65,19 @@ func (k *Keeper) gc(ctx context.Context, r *GCReport, progress func(done, total 
 	g := &gcPass{k: k, r: r, now: r.Start, seen: make(map[store.ChunkID]time.Time)}
 	var done int64
 	err = k.walkLocal(ctx, func(page []localObject) error {
+		var garbage []localObject
 		for _, o := range page {
-			if err := g.collect(ctx, o.id, o.info); err != nil {
+			old, err := g.old(ctx, o.id, o.info)
+			if err != nil {
 				return err
 			}
+			if old {
+				garbage = append(garbage, o)
+			}
 			done++
+		}
+		if err := g.collect(ctx, garbage); err != nil {
+			return err
 		}
 		if progress != nil {
 			progress(done, total)
@@ -105,21 +117,22 @@ func (g *gcPass) loadZero(ctx context.Context) error {
 	return nil
 }
 
-// collect deletes one local object if it is garbage past the grace.
-func (g *gcPass) collect(ctx context.Context, id store.ChunkID, info store.ObjectInfo) error {
+// old counts one local object and reports whether it is garbage past
+// the grace.
+func (g *gcPass) old(ctx context.Context, id store.ChunkID, info store.ObjectInfo) (bool, error) {
 	k, r := g.k, g.r
 	r.Chunks++
 	r.Bytes += info.Size
 	refs, err := k.cfg.Chunks.ChunkRefCount(ctx, id)
 	if err != nil {
-		return fmt.Errorf("reference count of %s: %w", id, err)
+		return false, fmt.Errorf("reference count of %s: %w", id, err)
 	}
 	if refs > 0 {
 		r.Referenced++
-		return nil
+		return false, nil
 	}
 	if err := g.loadZero(ctx); err != nil {
-		return err
+		return false, err
 	}
 	var old bool
 	switch {
@@ -141,32 +154,95 @@ func (g *gcPass) collect(ctx context.Context, id store.ChunkID, info store.Objec
 	}
 	if !old {
 		r.Young++
+	}
+	return old, nil
+}
+
+// condemnWindow is how long after condemning chunks GC may delete them:
+// half the lease, so that its deletions are over well before the lease
+// ends even if the clocks of the hosts differ a little.
+const condemnWindow = meta.CondemnLease / 2
+
+// collect deletes the local objects of garbage that may be deleted.
+func (g *gcPass) collect(ctx context.Context, garbage []localObject) error {
+	if len(garbage) == 0 {
 		return nil
 	}
-	// The lists may be stale: a commit may reference the chunk by now.
-	refs, err = k.cfg.Chunks.ChunkRefCount(ctx, id)
+	k, r := g.k, g.r
+	if k.cfg.Condemner == nil {
+		for _, o := range garbage {
+			// The lists may be stale: a commit may reference the chunk
+			// by now. A writer that stores the same content between
+			// this check and the deletion is the race the Condemner
+			// closes (see the package doc).
+			refs, err := k.cfg.Chunks.ChunkRefCount(ctx, o.id)
+			if err != nil {
+				return fmt.Errorf("reference count of %s: %w", o.id, err)
+			}
+			if refs > 0 {
+				r.Raced++
+				delete(g.seen, o.id)
+				continue
+			}
+			if err := g.delete(ctx, o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	ids := make([]store.ChunkID, len(garbage))
+	for i, o := range garbage {
+		ids[i] = o.id
+	}
+	start := k.cfg.Clock.Now()
+	condemned, err := k.cfg.Condemner.Condemn(ctx, ids)
 	if err != nil {
-		return fmt.Errorf("reference count of %s: %w", id, err)
+		// Those condemned already are released by their lease.
+		return fmt.Errorf("condemn %d chunks: %w", len(ids), err)
 	}
-	if refs > 0 {
-		r.Raced++
-		delete(g.seen, id)
+	ok := setOf(condemned)
+	late := 0
+	for _, o := range garbage {
+		switch {
+		case !ok[o.id]:
+			// Referenced again since the listing.
+			r.Raced++
+			delete(g.seen, o.id)
+		case k.cfg.Clock.Now().Sub(start) >= condemnWindow:
+			late++
+			r.Failed++
+		default:
+			if err := g.delete(ctx, o); err != nil {
+				return err
+			}
+		}
+	}
+	if late > 0 {
+		// Too late to absolve too: a newer lease may have started on
+		// these chunks. Theirs expires by itself.
+		k.log.Warn("repair: gc: condemnation lease running out, deletions left for the next pass", slog.Int("left", late))
 		return nil
 	}
-	// A writer that deduplicates onto this chunk now (it found the object
-	// and will commit a reference without uploading) loses it: see the
-	// package doc.
-	if err := k.cfg.Local.Delete(ctx, id.Key()); err != nil {
+	if err := k.cfg.Condemner.Absolve(ctx, condemned); err != nil {
+		return fmt.Errorf("absolve %d chunks: %w", len(condemned), err)
+	}
+	return nil
+}
+
+// delete deletes the local object o.
+func (g *gcPass) delete(ctx context.Context, o localObject) error {
+	k, r := g.k, g.r
+	if err := k.cfg.Local.Delete(ctx, o.id.Key()); err != nil {
 		if ctx.Err() != nil {
 			return ctxErr(ctx)
 		}
-		k.log.Warn("repair: gc: delete failed", slog.String("chunk", id.String()), slog.Any("err", err))
+		k.log.Warn("repair: gc: delete failed", slog.String("chunk", o.id.String()), slog.Any("err", err))
 		r.Failed++
 		return nil
 	}
-	delete(g.seen, id)
+	delete(g.seen, o.id)
 	r.Deleted++
-	r.DeletedBytes += info.Size
+	r.DeletedBytes += o.info.Size
 	return nil
 }
 

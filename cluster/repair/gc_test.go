@@ -6,13 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/dfsproject/dfs/cluster/placement"
 	"github.com/dfsproject/dfs/cluster/repair"
 	"github.com/dfsproject/dfs/store"
+	"github.com/dfsproject/dfs/store/meta"
 )
 
 // timedBackend is a memory backend whose objects' modification times
@@ -85,6 +88,13 @@ func onePlacer(t *testing.T) func() *placement.Placer {
 // clock.
 func gcSetup(t *testing.T, noModTime bool) (*repair.Keeper, *timedBackend, *fakeChunks, *fakeClock) {
 	t.Helper()
+	return gcSetupWith(t, noModTime, nil)
+}
+
+// gcSetupWith is gcSetup with a change to the config (on the fake
+// chunks) before the keeper is made.
+func gcSetupWith(t *testing.T, noModTime bool, change func(*repair.Config)) (*repair.Keeper, *timedBackend, *fakeChunks, *fakeClock) {
+	t.Helper()
 	clk := newFakeClock()
 	b := newTimedBackend(clk)
 	b.noModTime = noModTime
@@ -97,6 +107,9 @@ func gcSetup(t *testing.T, noModTime bool) (*repair.Keeper, *timedBackend, *fake
 	cfg.Chunks = chunks
 	cfg.Clock = clk
 	cfg.GCGrace = 10 * time.Minute
+	if change != nil {
+		change(&cfg)
+	}
 	k, err := repair.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -270,5 +283,169 @@ func TestGCConcurrentReferences(t *testing.T) {
 		if !referenced && present(b, id) {
 			t.Errorf("unreferenced chunk %d survived three passes", i)
 		}
+	}
+}
+
+// The namespace's tombstones are what the daemon gives the keeper as its
+// Condemner.
+var _ repair.Condemner = (*meta.Tombstones)(nil)
+
+// fakeCondemner refuses the chunks in refuse (as if referenced) and
+// records what it was asked.
+type fakeCondemner struct {
+	mu        sync.Mutex
+	refuse    map[store.ChunkID]bool
+	condemned []store.ChunkID
+	absolved  []store.ChunkID
+}
+
+func (c *fakeCondemner) Condemn(ctx context.Context, ids []store.ChunkID) ([]store.ChunkID, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []store.ChunkID
+	for _, id := range ids {
+		if !c.refuse[id] {
+			out = append(out, id)
+		}
+	}
+	c.condemned = append(c.condemned, out...)
+	return out, nil
+}
+
+func (c *fakeCondemner) Absolve(ctx context.Context, ids []store.ChunkID) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.absolved = append(c.absolved, ids...)
+	return nil
+}
+
+// TestGCCondemns: GC deletes only what the Condemner condemned, and
+// absolves it after.
+func TestGCCondemns(t *testing.T) {
+	cond := &fakeCondemner{refuse: map[store.ChunkID]bool{}}
+	var deleting []store.ChunkID
+	k, b, chunks, clk := gcSetupWith(t, false, func(c *repair.Config) { c.Condemner = cond })
+	b.onDelete = func(id store.ChunkID) {
+		cond.mu.Lock()
+		defer cond.mu.Unlock()
+		if slices.Contains(cond.absolved, id) || !slices.Contains(cond.condemned, id) {
+			t.Errorf("%s deleted while not condemned (or after the absolve)", shortID(id))
+		}
+		deleting = append(deleting, id)
+	}
+	var garbage []store.ChunkID
+	for i := range 7 {
+		id := putAt(t, b, clk, -time.Hour, fmt.Sprintf("garbage %d", i))
+		if i%2 == 0 {
+			chunks.setRefsAt(id, 0, clk.Now().Add(-time.Hour))
+		} // else no record at all
+		garbage = append(garbage, id)
+	}
+	young := putAt(t, b, clk, -time.Minute, "young")
+	cond.refuse[garbage[1]] = true
+	cond.refuse[garbage[4]] = true
+
+	r, err := k.GC(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range garbage {
+		if want := cond.refuse[id]; present(b, id) != want {
+			t.Errorf("garbage %d: present %v, want %v", i, present(b, id), want)
+		}
+	}
+	if !present(b, young) || slices.Contains(cond.condemned, young) {
+		t.Error("a young object was condemned or deleted")
+	}
+	if r.Deleted != 5 || r.Raced != 2 || r.Young != 1 {
+		t.Errorf("report %+v; want 5 deleted, 2 raced, 1 young", r)
+	}
+	slices.SortFunc(deleting, func(a, b store.ChunkID) int { return bytes.Compare(a[:], b[:]) })
+	absolved := slices.Clone(cond.absolved)
+	slices.SortFunc(absolved, func(a, b store.ChunkID) int { return bytes.Compare(a[:], b[:]) })
+	if !slices.Equal(absolved, deleting) {
+		t.Errorf("absolved %d chunks, deleted %d: want the same", len(absolved), len(deleting))
+	}
+}
+
+// TestGCCondemnWindow: once half the lease has passed since the
+// condemnation, GC deletes no more and does not absolve.
+func TestGCCondemnWindow(t *testing.T) {
+	cond := &fakeCondemner{}
+	k, b, chunks, clk := gcSetupWith(t, false, func(c *repair.Config) { c.Condemner = cond })
+	repair.SetBatch(k, 100)
+	var ids []store.ChunkID
+	for i := range 4 {
+		id := putAt(t, b, clk, -time.Hour, fmt.Sprintf("garbage %d", i))
+		chunks.setRefsAt(id, 0, clk.Now().Add(-time.Hour))
+		ids = append(ids, id)
+	}
+	b.onDelete = func(store.ChunkID) { clk.Add(meta.CondemnLease / 2) } // a very slow delete
+	r, err := k.GC(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := 0
+	for _, id := range ids {
+		if present(b, id) {
+			left++
+		}
+	}
+	if r.Deleted != 1 || left != 3 || r.Failed != 3 || len(cond.absolved) != 0 {
+		t.Errorf("report %+v, %d left, %d absolved; want 1 deleted, 3 left (failed), none absolved", r, left, len(cond.absolved))
+	}
+}
+
+// TestGCTombstonesNamespace runs GC with the namespace itself as Chunks
+// and Condemner: what it deletes is tombstoned, and a writer that found
+// the chunk stored before the deletion cannot commit it.
+func TestGCTombstonesNamespace(t *testing.T) {
+	fsm, err := meta.Open(meta.DefaultTestConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fsm.Close() })
+	p := meta.NewLocal(fsm)
+	ctx := context.Background()
+	res, err := p.Propose(ctx, &meta.Cmd{Op: meta.OpCreate, Parent: meta.RootIno, Name: "f", Mode: 0o100644})
+	if err != nil || res.Errno != 0 {
+		t.Fatal(err, res.Errno)
+	}
+	ino := res.Attr.Ino
+	clk := newFakeClock()
+	b := newTimedBackend(clk)
+	cfg := repair.DefaultTestConfig()
+	cfg.Node, cfg.Local, cfg.Placer, cfg.Peers, cfg.Clock = "n1", b, onePlacer(t), noPeers{}, clk
+	cfg.Chunks, cfg.Condemner = fsm, meta.NewTombstones(p)
+	cfg.GCGrace = 10 * time.Minute
+	k, err := repair.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+
+	orphan := putAt(t, b, clk, -time.Hour, "uploaded, never committed")
+	upload := fsm.AppliedIndex() // a writer finds it stored now
+	r, err := k.GC(ctx, nil)
+	if err != nil || r.Deleted != 1 || present(b, orphan) {
+		t.Fatalf("gc: %+v, %v; want the orphan deleted", r, err)
+	}
+	g, err := fsm.ChunkGC(ctx, orphan)
+	if err != nil || !g.Tombstoned || g.Tombstone.Pending != 0 || g.Tombstone.DoneIndex <= upload {
+		t.Fatalf("chunk after gc: %+v, %v; want a closed tombstone", g, err)
+	}
+	commit := func(upload uint64) syscall.Errno {
+		res, err := p.Propose(ctx, &meta.Cmd{Op: meta.OpCommit, Ino: ino, Size: 10, ChunkSize: 1 << 16,
+			Chunks: []meta.ChunkRef{{ID: orphan, Len: 10, UploadIndex: upload}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Errno
+	}
+	if e := commit(upload); e != meta.ErrnoStaleUpload {
+		t.Fatalf("commit of the chunk found before the deletion: %v; want ESTALE", e)
+	}
+	if e := commit(fsm.AppliedIndex()); e != 0 {
+		t.Fatalf("commit of the chunk uploaded again after the deletion: %v", e)
 	}
 }

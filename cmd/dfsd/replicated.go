@@ -159,6 +159,9 @@ func (n *node) startKeeper(backend store.Backend, peers *gossipPeers) error {
 	kcfg.Placer = n.placer.placer
 	kcfg.Peers = repairPeers{peers}
 	kcfg.Chunks = n.fsm
+	// Deletions go through Raft tombstones, so that no writer commits a
+	// chunk whose object GC deletes (see store/meta's Tombstones).
+	kcfg.Condemner = meta.NewTombstones(n.raft)
 	kcfg.Logger = n.log.With("part", "repair")
 	kcfg.Hooks = repair.Hooks{
 		Corrupt: func(id store.ChunkID, err error) {

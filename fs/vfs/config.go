@@ -22,7 +22,9 @@ type Config struct {
 	// At most ChunkSize and meta.MaxXattrValue-sized (64 KiB).
 	InlineMax int
 	// MaxDirtyBytes bounds the write buffers kept in memory, all open files
-	// together. At least ChunkSize.
+	// together. At least ChunkSize. Copies of uploaded chunks kept until
+	// their commit, because a garbage collector may delete them meanwhile
+	// (see Chunk GC in the package doc), take at most as much again.
 	MaxDirtyBytes int64
 	// SpillDir is where partially written chunks go when MaxDirtyBytes is
 	// reached and no upload is running to free memory (a directory under

@@ -86,12 +86,42 @@
 // # Chunk GC
 //
 // Run deletes chunks whose reference count has been zero for GCGrace
-// (meta.Reader.ZeroRefChunks), then proposes OpForgetChunks. A chunk that
-// a local writer uploaded, or deduplicated onto, and has not committed is
-// in a refcounted pending set: the GC skips it, and an upload waits while
-// the GC is deleting the same chunk (then uploads it again), so deduplicating
-// onto a dying chunk cannot lose data on this host. Other hosts are covered
-// by the grace period.
+// (meta.Reader.ZeroRefChunks), a batch at a time: it condemns the batch
+// (meta.Tombstones: the namespace tombstones the chunks that still have
+// no reference at that point of its log), deletes only the condemned
+// ones, within half the lease, absolves them and proposes
+// OpForgetChunks. A chunk that a local writer uploaded, or deduplicated
+// onto, and has not committed is in a refcounted pending set: the GC
+// skips it, and an upload waits while the GC is deleting the same chunk
+// (then uploads it again), so writers on the GC's host never meet a
+// tombstone.
+//
+// Writers on other hosts are ordered with the deletions by the log (see
+// stale.go and meta.Tombstone): each upload records the index the local
+// copy had applied before it, and the commit is refused
+// (meta.ErrnoStaleUpload) when one of its chunks is being deleted or was
+// deleted after its upload. The flush then takes the bytes of those
+// chunks back (a copy kept of every upload that was garbage or
+// tombstoned already, up to MaxDirtyBytes of them, else the store while
+// a copy is left), makes the local copy current (Config.Barrier), waits
+// while the deletions are pending (closing the tombstones of collectors
+// whose lease is over), uploads them again and commits, for up to five
+// seconds; then it fails with EIO and the changes stay for a later flush.
+// If the bytes are gone (no kept copy and none left in the store) the
+// flush fails with EIO: those changes are lost, and reported, never
+// committed as a reference to a deleted chunk. A pending chunk uploaded
+// more than half of meta.TombstoneKeep ago is looked for in the store
+// before it is committed, since the tombstone of its deletion may be
+// purged by then. In a single process (no Barrier) the local copy is the
+// namespace itself and none of this costs more than a lookup per upload
+// and per committed chunk.
+//
+// Writeback: the collectors of every node delete objects no reference
+// needs once they are older than the grace (uploads a crashed writer
+// never committed), so Run also commits, as an fsync would, every open
+// file holding an upload older than a third of GCGrace (writeback.go). A
+// file written for longer than the grace without a flush keeps its early
+// chunks.
 //
 // # Concurrency and lock order
 //
@@ -117,7 +147,8 @@
 // # Errors
 //
 // Every method returns nil or a syscall.Errno: POSIX errors from the
-// metadata as they are, EINTR when ctx is done, ENOSPC for a full backend,
+// metadata as they are (a commit refused by a tombstone, ESTALE, is
+// retried and never returned), EINTR when ctx is done, ENOSPC for a full backend,
 // EBADF for a handle used against its mode or after Release, EIO for
 // anything else. Failures turned into EIO are logged once, here (a corrupt
 // or missing chunk once per chunk), so the node layer need not log them

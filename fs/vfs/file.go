@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/dfsproject/dfs/store"
 	"github.com/dfsproject/dfs/store/meta"
@@ -23,12 +24,14 @@ const (
 	slotHole                       // cleared by a hole punch: zeros
 )
 
-// upload is one background chunk upload. id and err are set before done
-// is closed.
+// upload is one background chunk upload. id, index, at and err are set
+// before done is closed.
 type upload struct {
-	done chan struct{}
-	id   store.ChunkID
-	err  error
+	done  chan struct{}
+	id    store.ChunkID
+	index uint64    // the applied index read before the upload (see put)
+	at    time.Time // when the upload began
+	err   error
 }
 
 // slot is one ChunkSize-long slot of a file changed since the last commit.
@@ -41,6 +44,8 @@ type slot struct {
 	buf      []byte // slotDirty, slotUploading; cap counted in VFS.mem
 	spillOff int64  // slotSpilled
 	ref      meta.ChunkRef
+	upIndex  uint64    // slotPending: the upload's applied index (meta.Cmd.UploadIndex)
+	upAt     time.Time // slotPending: when the upload began
 	up       *upload
 	err      error  // the last failed upload of this data
 	touched  uint64 // file.tick at the last write, for choosing what to spill
@@ -209,6 +214,7 @@ func (v *VFS) reapLocked(s *slot) {
 		v.freeBuf(s.buf)
 		s.state, s.buf, s.err = slotPending, nil, nil
 		s.ref = meta.ChunkRef{Index: s.idx, ID: s.up.id, Len: uint32(s.n)}
+		s.upIndex, s.upAt = s.up.index, s.up.at
 	} else {
 		s.state, s.err = slotDirty, s.up.err
 	}

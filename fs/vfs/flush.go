@@ -49,12 +49,14 @@ func (v *VFS) Fsync(ctx context.Context, h *Handle, dataOnly bool) error {
 	return nil
 }
 
-// flushLocked uploads every changed slot of f, waits for the uploads and
-// commits the new chunk list, size and mtime in one OpCommit. If an upload
-// fails nothing is committed: the changes stay for a later flush, and the
-// committed file is unchanged. A file that ends up at most InlineMax bytes
-// long, with its bytes at hand, is committed inline instead.
-func (v *VFS) flushLocked(ctx context.Context, f *file) error {
+// flushOnceLocked uploads every changed slot of f, waits for the uploads
+// and commits the new chunk list, size and mtime in one OpCommit. If an
+// upload fails nothing is committed: the changes stay for a later flush,
+// and the committed file is unchanged. A file that ends up at most
+// InlineMax bytes long, with its bytes at hand, is committed inline
+// instead. A commit refused because of tombstones returns
+// meta.ErrnoStaleUpload, for flushLocked to retry (stale.go).
+func (v *VFS) flushOnceLocked(ctx context.Context, f *file) error {
 	if !f.dirty {
 		return nil
 	}
@@ -73,6 +75,9 @@ func (v *VFS) flushLocked(ctx context.Context, f *file) error {
 		f.slots[0] = &slot{idx: 0, state: slotDirty, buf: buf, n: n, fill: n}
 	}
 
+	if err := v.checkOldUploadsLocked(ctx, f); err != nil {
+		return err
+	}
 	// Upload all that is not uploaded yet.
 	for _, s := range f.sortedSlots() {
 		v.reapLocked(s)
@@ -106,6 +111,7 @@ func (v *VFS) flushLocked(ctx context.Context, f *file) error {
 		r := meta.ChunkRef{Index: s.idx} // a hole
 		if s.state == slotPending {
 			r = s.ref
+			r.UploadIndex = s.upIndex
 		}
 		cmd.Chunks = append(cmd.Chunks, r)
 	}

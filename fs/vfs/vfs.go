@@ -88,7 +88,7 @@ func New(cfg Config, r meta.Reader, p meta.Proposer, cs *store.ChunkStore) (*VFS
 		cs:         cs,
 		mem:        newDirtyMem(cfg.MaxDirtyBytes),
 		spill:      newSpillFile(cfg.SpillDir, cfg.ChunkSize),
-		pending:    newPendingChunks(),
+		pending:    newPendingChunks(cfg.MaxDirtyBytes),
 		recent:     newRecentChunks(int64(cfg.ReadAheadChunks+2) * cfg.ChunkSize),
 		upSem:      make(chan struct{}, cfg.UploadConcurrency),
 		readback:   make(chan struct{}, 1),

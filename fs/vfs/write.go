@@ -326,7 +326,7 @@ func (v *VFS) startUploadLocked(f *file, s *slot, token bool) {
 	v.mem.startUpload(c)
 	v.tasks.add()
 	go func() {
-		up.id, up.err = v.put(data)
+		up.id, up.index, up.at, up.err = v.put(data)
 		v.mem.endUpload(c, up.err == nil)
 		if token {
 			<-v.readback
@@ -342,23 +342,35 @@ func (v *VFS) startUploadLocked(f *file, s *slot, token bool) {
 }
 
 // put stores data as a chunk, holding a pending reference on its ID from
-// before the upload (so the GC cannot delete a chunk deduplicated onto).
-// On success the reference stays, for the slot to drop once committed.
-func (v *VFS) put(data []byte) (store.ChunkID, error) {
+// before the upload (so the GC on this host cannot delete a chunk
+// deduplicated onto). On success the reference stays, for the slot to
+// drop once committed. It returns the applied index read before the
+// upload (the commit's meta.Cmd.UploadIndex, which orders it with the
+// deletions of any host: see meta.Tombstone) and when the upload began.
+// A chunk at risk of such a deletion (garbage already, or tombstoned) is
+// kept in memory too, while room allows, so that a refused commit can
+// upload it again (see stale.go).
+func (v *VFS) put(data []byte) (store.ChunkID, uint64, time.Time, error) {
 	ctx := v.bg
 	select {
 	case v.upSem <- struct{}{}:
 	case <-ctx.Done():
-		return store.ChunkID{}, ctx.Err()
+		return store.ChunkID{}, 0, time.Time{}, ctx.Err()
 	}
 	defer func() { <-v.upSem }()
 	id := store.Sum(data)
 	if err := v.pending.add(ctx, id); err != nil {
-		return id, err
+		return id, 0, time.Time{}, err
 	}
+	// After add: a deletion by this host's GC that add waited for is
+	// absolved by now, so the index covers it.
+	index, at := v.appliedIndex(), time.Now()
 	if err := v.cs.PutID(ctx, id, data); err != nil {
 		v.pending.release(id)
-		return id, err
+		return id, 0, time.Time{}, err
 	}
-	return id, nil
+	if v.chunkAtRisk(ctx, id) {
+		v.pending.keep(id, data)
+	}
+	return id, index, at, nil
 }
