@@ -33,18 +33,18 @@ type config struct {
 	repairBandwidth int64
 	repairParallel  int
 	scrubBandwidth  int64
-	memCache     int64
-	diskCache    int64
-	maxDirty     int64
-	entryTimeout time.Duration
-	attrTimeout  time.Duration
-	gcGrace      time.Duration
-	logFormat    string
-	logLevel     string
-	debugFUSE    bool
-	allowOther   bool
-	showVersion  bool
-	pprofAddr    string
+	memCache        int64
+	diskCache       int64
+	maxDirty        int64
+	entryTimeout    time.Duration
+	attrTimeout     time.Duration
+	gcGrace         time.Duration
+	logFormat       string
+	logLevel        string
+	debugFUSE       bool
+	allowOther      bool
+	showVersion     bool
+	pprofAddr       string
 
 	// Cluster membership, peer API and alerts.
 	nodeName      string
