@@ -223,7 +223,7 @@ func TestTombstonePurge(t *testing.T) {
 		t.Fatal("tombstone purged too early")
 	}
 	at := 200 + keep + 1
-	_, idx := e.ok(&Cmd{Op: OpCondemn, Now: at, ChunkIDs: []store.ChunkID{id(51)}})
+	e.ok(&Cmd{Op: OpCondemn, Now: at, ChunkIDs: []store.ChunkID{id(51)}})
 	if _, ok := e.tomb(id(2)); ok {
 		t.Fatal("closed tombstone not purged")
 	}
@@ -232,7 +232,7 @@ func TestTombstonePurge(t *testing.T) {
 		t.Fatalf("expired tombstone: %+v, %v", tb, ok)
 	}
 	at = 100 + lease + keep + 1
-	_, idx = e.ok(&Cmd{Op: OpAbsolve, Now: at, ChunkIDs: []store.ChunkID{id(52)}})
+	_, idx := e.ok(&Cmd{Op: OpAbsolve, Now: at, ChunkIDs: []store.ChunkID{id(52)}})
 	if tb, ok := e.tomb(id(3)); !ok || tb.Pending != 0 || tb.DoneIndex != idx || tb.DoneAt != at {
 		t.Fatalf("tombstone expired for TombstoneKeep: %+v, %v; want closed at %d", tb, ok, idx)
 	}
