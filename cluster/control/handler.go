@@ -122,12 +122,19 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r.URL.Path, statusPath, alertsPath, infoPath, replicationPath, localReplicationPath, passPrefix, nodesPrefix)
 		return
 	}
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		writeError(w, http.StatusMethodNotAllowed, "method %.16q not allowed on %s; use GET", r.Method, r.URL.Path)
-		return
+	if methodIs(w, r, http.MethodGet) {
+		route(w, r)
 	}
-	route(w, r)
+}
+
+// methodIs reports whether r uses method, and answers 405 when not.
+func methodIs(w http.ResponseWriter, r *http.Request, method string) bool {
+	if r.Method == method {
+		return true
+	}
+	w.Header().Set("Allow", method)
+	writeError(w, http.StatusMethodNotAllowed, "method %.16q not allowed on %s; use %s", r.Method, r.URL.Path, method)
+	return false
 }
 
 func (h *handler) serveStatus(w http.ResponseWriter, _ *http.Request) {

@@ -64,11 +64,10 @@ func (h *handler) serveNode(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.Path, nodesPrefix)
 	name, action, ok := strings.Cut(rest, "/")
 	admin, isAdmin := h.src.(NodeAdmin)
-	switch {
-	case r.Method != http.MethodPost:
-		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, "method %.16q not allowed on %s; use POST", r.Method, r.URL.Path)
+	if !methodIs(w, r, http.MethodPost) {
 		return
+	}
+	switch {
 	case !ok || name == "" || !slices.Contains(NodeActions, action):
 		writeError(w, http.StatusNotFound, "no such route %.160q; use POST %sNAME/ACTION, ACTION one of %s", r.URL.Path, nodesPrefix, strings.Join(NodeActions, ", "))
 		return

@@ -57,11 +57,10 @@ type PassRunner interface {
 func (h *handler) servePass(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, passPrefix)
 	runner, ok := h.src.(PassRunner)
-	switch {
-	case r.Method != http.MethodPost:
-		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, "method %.16q not allowed on %s; use POST", r.Method, r.URL.Path)
+	if !methodIs(w, r, http.MethodPost) {
 		return
+	}
+	switch {
 	case !knownPass(name):
 		writeError(w, http.StatusNotFound, "no pass %.40q: the passes are %s", name, strings.Join(Passes, ", "))
 		return

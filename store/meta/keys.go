@@ -86,9 +86,12 @@ func slotKey(ino Ino, index uint64) []byte {
 	return k
 }
 
-func refKey(id store.ChunkID) []byte {
+func refKey(id store.ChunkID) []byte { return chunkKey(pfxRef, id) }
+
+// chunkKey is prefix, then a chunk ID.
+func chunkKey(prefix byte, id store.ChunkID) []byte {
 	k := make([]byte, 33)
-	k[0] = pfxRef
+	k[0] = prefix
 	copy(k[1:], id[:])
 	return k
 }
@@ -96,10 +99,13 @@ func refKey(id store.ChunkID) []byte {
 // sortableTime maps int64 to uint64 so that byte order is time order.
 func sortableTime(t int64) uint64 { return uint64(t) ^ (1 << 63) }
 
-func zeroKey(since int64, id store.ChunkID) []byte {
+func zeroKey(since int64, id store.ChunkID) []byte { return timedChunkKey(pfxZero, since, id) }
+
+// timedChunkKey is prefix, a time in byte order, then a chunk ID.
+func timedChunkKey(prefix byte, at int64, id store.ChunkID) []byte {
 	k := make([]byte, 41)
-	k[0] = pfxZero
-	binary.BigEndian.PutUint64(k[1:], sortableTime(since))
+	k[0] = prefix
+	binary.BigEndian.PutUint64(k[1:], sortableTime(at))
 	copy(k[9:], id[:])
 	return k
 }

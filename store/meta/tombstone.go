@@ -153,20 +153,9 @@ func (f *FSM) ChunkGC(ctx context.Context, id store.ChunkID) (ChunkGC, error) {
 	return c, nil
 }
 
-func tombKey(id store.ChunkID) []byte {
-	k := make([]byte, 33)
-	k[0] = pfxTomb
-	copy(k[1:], id[:])
-	return k
-}
+func tombKey(id store.ChunkID) []byte { return chunkKey(pfxTomb, id) }
 
-func tombAtKey(at int64, id store.ChunkID) []byte {
-	k := make([]byte, 41)
-	k[0] = pfxTombAt
-	binary.BigEndian.PutUint64(k[1:], sortableTime(at))
-	copy(k[9:], id[:])
-	return k
-}
+func tombAtKey(at int64, id store.ChunkID) []byte { return timedChunkKey(pfxTombAt, at, id) }
 
 // Tombstone record: version 1, pending (u32 LE), deadline, since,
 // done index, done at (64 bits LE each).
