@@ -16,6 +16,7 @@ import (
 	"github.com/dfsproject/dfs/cluster/control"
 	"github.com/dfsproject/dfs/cluster/placement"
 	"github.com/dfsproject/dfs/cluster/repair"
+	"github.com/dfsproject/dfs/store"
 	"github.com/dfsproject/dfs/store/meta"
 )
 
@@ -175,6 +176,8 @@ func (n *node) watchLayout(ctx context.Context) {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	var once sync.Once
+	var seen uint64            // the layout version last looked at
+	var placed map[string]bool // its nodes, removed ones excepted
 	for {
 		select {
 		case <-ctx.Done():
@@ -182,6 +185,18 @@ func (n *node) watchLayout(ctx context.Context) {
 		case <-t.C:
 		}
 		if p := n.placer.placer(); p != nil {
+			if p.Version() != seen {
+				now := map[string]bool{}
+				for _, nd := range p.Layout().Nodes {
+					if nd.State != placement.Removed {
+						now[nd.Name] = true
+					}
+				}
+				if placed != nil {
+					n.resolveGone(placed, now)
+				}
+				seen, placed = p.Version(), now
+			}
 			if nd, ok := p.Node(n.cfg.nodeName); ok && nd.State == placement.Removed {
 				once.Do(func() {
 					n.log.Warn("this node was removed from the cluster: stopping", "layout_version", p.Version())
@@ -195,6 +210,23 @@ func (n *node) watchLayout(ctx context.Context) {
 			if err := n.updateLayout(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, errLayoutRaced) {
 				n.log.Warn("placement layout not updated", "err", err)
 			}
+		}
+	}
+}
+
+// resolveGone resolves the membership alerts of the nodes that left the
+// layout (down-out, or dfsctl node remove) while gone: the cluster no
+// longer counts on them, and repair restores what they held.
+func (n *node) resolveGone(before, now map[string]bool) {
+	for name := range before {
+		if now[name] {
+			continue
+		}
+		if m, ok := n.gossip.Member(name); ok && m.State == cluster.MemberAlive {
+			continue
+		}
+		for _, k := range []alerts.Kind{alerts.PeerSuspect, alerts.PeerDead, alerts.PeerLeft} {
+			n.report(false, k, name, map[string]string{"reason": "taken out of the placement layout"})
 		}
 	}
 }
@@ -282,6 +314,34 @@ func (n *node) sumReplication(ctx context.Context) {
 		}
 		n.repl.Store(&cr)
 		n.replicationAlerts(cr)
+		n.recheckCorrupt(ctx)
+	}
+}
+
+// recheckCorrupt resolves the corrupt_replica alerts this node raised
+// about another node's copy (a read here found it corrupt) once that copy
+// reads back sound, or is gone: the holder's scrub replaced or dropped
+// it. Only the holder could resolve them otherwise, and it does so for
+// its own alert only.
+func (n *node) recheckCorrupt(ctx context.Context) {
+	for _, ev := range n.alerts.Open() {
+		if ev.Kind != alerts.CorruptReplica || ev.Node == n.cfg.nodeName || ev.Node == "" {
+			continue
+		}
+		id, err := store.ParseChunkID(ev.Details["chunk"])
+		if err != nil {
+			continue
+		}
+		c, ok := n.peers.peerClient(ev.Node)
+		if !ok {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = c.GetChunk(cctx, id)
+		cancel()
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			n.reportLocal(false, alerts.CorruptReplica, ev.Node, map[string]string{"chunk": id.String(), "reason": "the copy reads back sound, or was dropped"})
+		}
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/dfsproject/dfs/cluster/consensus"
 	"github.com/dfsproject/dfs/cluster/control"
 	"github.com/dfsproject/dfs/cluster/peer"
+	"github.com/dfsproject/dfs/cluster/placement"
 	"github.com/dfsproject/dfs/cluster/repair"
 	"github.com/dfsproject/dfs/cluster/replica"
 	"github.com/dfsproject/dfs/cmd/dfsd/statuspage"
@@ -50,6 +51,7 @@ type node struct {
 	raft   *consensus.Node // nil when standalone
 	placer *layoutPlacer
 	keeper *repair.Keeper // nil when standalone
+	peers  *gossipPeers   // nil when standalone
 	// repl is the cluster's replication health: the leader's last sum.
 	repl atomic.Pointer[control.ClusterReplication]
 	// fail ends the daemon with an error (startNode's fail).
@@ -337,14 +339,18 @@ func (n *node) onEvent(ev cluster.Event) {
 	}
 }
 
-// isSender reports whether this node pushes the alerts about member
-// subject: the Raft leader, or when there is none (or it is the subject)
-// the lowest-named alive member other than subject (so that the alerts
-// about a node are never left to that node itself, which cannot see its
-// own failure and knows nothing of what happened while it was away).
+// isSender reports whether this node pushes an alert that every node
+// raises from what it sees: for a cluster-wide alert (subject "") the Raft
+// leader; for an alert about a member, or with no leader, the
+// lowest-named alive member other than subject. Membership alerts do not
+// follow the leader: the leader is often the member that just died, and
+// an election between two nodes' views of its death would have both
+// push. Alerts about a node are never left to that node itself, which
+// cannot see its own failure and knows nothing of what happened while it
+// was away.
 func (n *node) isSender(subject string) bool {
-	if n.raft != nil {
-		if leader := n.raft.Leader(); leader != "" && leader != subject {
+	if n.raft != nil && subject == "" {
+		if leader := n.raft.Leader(); leader != "" {
 			return leader == n.cfg.nodeName
 		}
 	}
@@ -430,8 +436,13 @@ func (n *node) members() []cluster.Member {
 func health(st control.Status) (string, []string) {
 	var reasons []string
 	named := map[string]bool{}
+	// Once a layout exists, a node out of it (taken out after the
+	// down-out, or removed) no longer holds data: its absence is history.
+	counts := func(ns control.NodeStatus) bool {
+		return st.Raft == nil || st.Raft.LayoutVersion == 0 || ns.Layout != "" && ns.Layout != placement.Removed.String()
+	}
 	for _, ns := range st.Nodes {
-		if ns.State == cluster.MemberSuspect.String() || ns.State == cluster.MemberDead.String() {
+		if (ns.State == cluster.MemberSuspect.String() || ns.State == cluster.MemberDead.String()) && counts(ns) {
 			reasons = append(reasons, fmt.Sprintf("%s is %s since %s (%s)", ns.Name, ns.State,
 				ns.Since.Local().Format("15:04:05"), st.Time.Sub(ns.Since).Round(time.Second)))
 			named[ns.Name] = true
@@ -470,16 +481,22 @@ func (n *node) Alerts(count int) control.AlertList {
 	return control.AlertList{Open: n.alerts.Open(), Recent: recent}
 }
 
-// report records an alert change, pushed by this node if it is the
-// sender for it.
+// report records a change of an alert that every node raises from what
+// it sees (isSender pushes it), and reportLocal one that only this node
+// can see (its own capacity, a corrupt copy it read or scrubbed): this
+// node pushes it.
 func (n *node) report(firing bool, kind alerts.Kind, subject string, details map[string]string) {
+	n.reportAs(false, firing, kind, subject, details)
+}
+
+func (n *node) reportLocal(firing bool, kind alerts.Kind, subject string, details map[string]string) {
+	n.reportAs(true, firing, kind, subject, details)
+}
+
+func (n *node) reportAs(local, firing bool, kind alerts.Kind, subject string, details map[string]string) {
 	n.sendMu.Lock()
 	defer n.sendMu.Unlock()
-	if n.gossip != nil {
-		n.alerts.SetSender(n.isSender(subject))
-	} else {
-		n.alerts.SetSender(true)
-	}
+	n.alerts.SetSender(local || n.gossip == nil || n.isSender(subject))
 	n.alerts.Report(alerts.Event{Kind: kind, Node: subject, Firing: firing, Details: details})
 }
 
@@ -542,10 +559,11 @@ func (n *node) startRaft(dataDir string, backend store.Backend) error {
 	n.placer = &layoutPlacer{fsm: n.fsm, log: n.log.With("part", "placement")}
 	repCfg.Placer = n.placer
 	peers := &gossipPeers{g: n.gossip, key: n.key, http: hc, clients: map[string]*peer.Client{}}
+	n.peers = peers
 	repCfg.Peers = peers
 	repCfg.Logger = n.log.With("part", "replica")
 	repCfg.OnCorrupt = func(node string, id store.ChunkID) {
-		go n.report(true, alerts.CorruptReplica, node, map[string]string{"chunk": id.String()})
+		go n.reportLocal(true, alerts.CorruptReplica, node, map[string]string{"chunk": id.String()})
 	}
 	if repCfg.Observe, err = chunkRequestMetrics(n.metrics); err != nil {
 		return err
@@ -596,7 +614,7 @@ func (n *node) watchCapacity(usage func() (uint64, uint64, error)) func() (uint6
 		}
 		pct := 100 * float64(used) / float64(capacity)
 		details := map[string]string{"used_percent": strconv.FormatFloat(pct, 'f', 1, 64), "threshold": strconv.Itoa(n.cfg.capacityAlert)}
-		n.report(pct > float64(n.cfg.capacityAlert), alerts.CapacityHigh, n.cfg.nodeName, details)
+		n.reportLocal(pct > float64(n.cfg.capacityAlert), alerts.CapacityHigh, n.cfg.nodeName, details)
 		return capacity, used, nil
 	}
 }

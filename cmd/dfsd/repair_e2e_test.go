@@ -82,6 +82,12 @@ func TestRepairAfterNodeLoss(t *testing.T) {
 	fstest.Eventually(t, 20*time.Second, "under_replicated resolved", func() error {
 		return alertOpen(t, c.Nodes[1].DataDir, "under_replicated", false)
 	})
+	// Out of the layout, n4's absence no longer degrades the cluster, and
+	// its peer_dead alert is resolved.
+	c.WaitHealthy(t, 20*time.Second)
+	if err := alertOpen(t, c.Nodes[0].DataDir, "peer_dead", false); err != nil {
+		t.Error(err)
+	}
 	for i := range 3 {
 		files.verify(t, c.Nodes[i].Mountpoint)
 	}

@@ -165,10 +165,10 @@ func (n *node) startKeeper(backend store.Backend, peers *gossipPeers) error {
 	kcfg.Logger = n.log.With("part", "repair")
 	kcfg.Hooks = repair.Hooks{
 		Corrupt: func(id store.ChunkID, err error) {
-			n.report(true, alerts.CorruptReplica, n.cfg.nodeName, map[string]string{"chunk": id.String(), "error": err.Error()})
+			n.reportLocal(true, alerts.CorruptReplica, n.cfg.nodeName, map[string]string{"chunk": id.String(), "error": err.Error()})
 		},
 		Resolved: func(id store.ChunkID) {
-			n.report(false, alerts.CorruptReplica, n.cfg.nodeName, map[string]string{"chunk": id.String()})
+			n.reportLocal(false, alerts.CorruptReplica, n.cfg.nodeName, map[string]string{"chunk": id.String()})
 		},
 	}
 	k, err := repair.New(kcfg)
