@@ -176,8 +176,8 @@ func (n *node) watchLayout(ctx context.Context) {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	var once sync.Once
-	var seen uint64            // the layout version last looked at
-	var placed map[string]bool // its nodes, removed ones excepted
+	var seen uint64           // the layout version last looked at
+	var known map[string]bool // its nodes, removed ones included
 	for {
 		select {
 		case <-ctx.Done():
@@ -186,16 +186,15 @@ func (n *node) watchLayout(ctx context.Context) {
 		}
 		if p := n.placer.placer(); p != nil {
 			if p.Version() != seen {
-				now := map[string]bool{}
+				all, placed := map[string]bool{}, map[string]bool{}
 				for _, nd := range p.Layout().Nodes {
-					if nd.State != placement.Removed {
-						now[nd.Name] = true
-					}
+					all[nd.Name] = true
+					placed[nd.Name] = nd.State != placement.Removed
 				}
-				if placed != nil {
-					n.resolveGone(placed, now)
+				if known != nil {
+					n.resolveGone(known, placed)
 				}
-				seen, placed = p.Version(), now
+				seen, known = p.Version(), all
 			}
 			if nd, ok := p.Node(n.cfg.nodeName); ok && nd.State == placement.Removed {
 				once.Do(func() {
@@ -214,12 +213,14 @@ func (n *node) watchLayout(ctx context.Context) {
 	}
 }
 
-// resolveGone resolves the membership alerts of the nodes that left the
-// layout (down-out, or dfsctl node remove) while gone: the cluster no
-// longer counts on them, and repair restores what they held.
-func (n *node) resolveGone(before, now map[string]bool) {
+// resolveGone resolves the membership alerts of the nodes of the last
+// layout (before) that the new one no longer places (placed: taken out
+// after the down-out, removed, or dropped once removed) and that are not
+// alive: the cluster no longer counts on them, and repair restores what
+// they held.
+func (n *node) resolveGone(before, placed map[string]bool) {
 	for name := range before {
-		if now[name] {
+		if placed[name] {
 			continue
 		}
 		if m, ok := n.gossip.Member(name); ok && m.State == cluster.MemberAlive {

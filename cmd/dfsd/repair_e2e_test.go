@@ -292,6 +292,9 @@ func TestDrainAndRemove(t *testing.T) {
 		}
 		return nil
 	})
+	fstest.Eventually(t, 10*time.Second, "n4's peer_left resolved once it is out of the layout", func() error {
+		return alertOpen(t, data(0), "peer_left", false)
+	})
 	for i := range 3 {
 		files.verify(t, c.Nodes[i].Mountpoint)
 	}
