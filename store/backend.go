@@ -69,6 +69,14 @@ type SpaceReporter interface {
 	Space(ctx context.Context) (Space, error)
 }
 
+// TempSweeper is implemented by backends that keep objects being written
+// in temporary files: RemoveStaleTemp removes those a crashed writer left
+// long ago (the Dir backend: an hour) and returns how many. The repair
+// keeper calls it with every GC pass.
+type TempSweeper interface {
+	RemoveStaleTemp() int
+}
+
 // ValidateKey reports whether key is safe to use in any backend: non-empty,
 // at most 1024 bytes, relative, made of non-empty segments other than "."
 // and "..", and of the characters A-Z a-z 0-9 . _ - /.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dfsproject/dfs/store"
 	"github.com/dfsproject/dfs/store/storetest"
@@ -155,5 +156,35 @@ func TestDirNoSpace(t *testing.T) {
 	sp, err := d.Space(ctx)
 	if err != nil || sp.Total != 256<<10 {
 		t.Fatalf("Space = %+v, %v; want total 256 KiB", sp, err)
+	}
+}
+
+// TestDirRemoveStaleTemp: temporary files older than an hour go, at open
+// and on RemoveStaleTemp; a young one (a Put in progress) stays.
+func TestDirRemoveStaleTemp(t *testing.T) {
+	root := t.TempDir()
+	d, err := store.NewDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(root, ".tmp", "put-old")
+	young := filepath.Join(root, ".tmp", "put-young")
+	for _, p := range []string{old, young} {
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(old, past, past); err != nil {
+		t.Fatal(err)
+	}
+	if n := d.RemoveStaleTemp(); n != 1 {
+		t.Fatalf("RemoveStaleTemp removed %d files; want 1", n)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("the stale file is still there (%v)", err)
+	}
+	if _, err := os.Stat(young); err != nil {
+		t.Errorf("the young file is gone: %v", err)
 	}
 }

@@ -44,6 +44,7 @@ type Dir struct {
 var (
 	_ Backend       = (*Dir)(nil)
 	_ SpaceReporter = (*Dir)(nil)
+	_ TempSweeper   = (*Dir)(nil)
 )
 
 // NewDir opens (creating it if needed) a directory backend at root, and
@@ -63,7 +64,7 @@ func NewDir(root string) (*Dir, error) {
 	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("dir backend %s: not a directory", abs)
 	}
-	d.removeStaleTmp()
+	d.RemoveStaleTemp()
 	return d, nil
 }
 
@@ -73,16 +74,22 @@ func (d *Dir) Root() string { return d.root }
 // String describes the backend.
 func (d *Dir) String() string { return "dir://" + d.root }
 
-func (d *Dir) removeStaleTmp() {
+// RemoveStaleTemp implements TempSweeper: it removes the temporary files
+// older than an hour (a Put cut short by a crash) and returns how many.
+func (d *Dir) RemoveStaleTemp() int {
 	entries, err := os.ReadDir(d.tmp)
 	if err != nil {
-		return
+		return 0
 	}
+	n := 0
 	for _, e := range entries {
 		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTmpAge {
-			os.Remove(filepath.Join(d.tmp, e.Name()))
+			if os.Remove(filepath.Join(d.tmp, e.Name())) == nil {
+				n++
+			}
 		}
 	}
+	return n
 }
 
 // check validates the common arguments of an operation on key.

@@ -58,6 +58,11 @@ func (k *Keeper) gc(ctx context.Context, r *GCReport, progress func(done, total 
 	if err := k.open(ctx); err != nil {
 		return err
 	}
+	if s, ok := k.cfg.Local.(store.TempSweeper); ok {
+		if n := s.RemoveStaleTemp(); n > 0 {
+			k.log.Info("repair: gc: removed temporary files left by interrupted writes", slog.Int("files", n))
+		}
+	}
 	total, err := k.countLocal(ctx, progress)
 	if err != nil {
 		return err
