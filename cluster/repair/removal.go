@@ -18,8 +18,9 @@ type RemovalReport struct {
 	// Held: referenced chunks the node holds; -1 when its inventory could
 	// not be read (it is dead or does not answer).
 	Held int64
-	// Need is the copies each chunk must keep on the other nodes: R, or
-	// the number of other nodes in the layout when that is smaller.
+	// Need is the copies each chunk must keep on the other nodes: the
+	// layout's R, even when fewer nodes would be left (then every chunk
+	// is short: removing a node of a cluster of R or fewer takes --force).
 	Need int
 	// Short: referenced chunks of which the other live nodes hold fewer
 	// than Need copies; Examples are some of them.
@@ -47,13 +48,7 @@ func (k *Keeper) CheckRemoval(ctx context.Context, node string) (RemovalReport, 
 	if err != nil {
 		return r, err
 	}
-	others := 0
-	for _, n := range p.Layout().Nodes {
-		if n.Name != node && n.State != placement.Removed {
-			others++
-		}
-	}
-	r.Need = min(p.Replicas(), others)
+	r.Need = p.Replicas()
 	cursors := k.cursors(p)
 	target := cursors[node]
 	delete(cursors, node)
