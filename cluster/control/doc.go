@@ -14,6 +14,7 @@
 //	                        of every node's replication health
 //	GET /v1/replication/local
 //	                        NodeReplication: this node's share of it
+//	GET /v1/held?ino=N      Held: whether this node has inode N open
 //	POST /v1/passes/NAME    run a keeper pass (repair, scrub) now; the answer
 //	                        is JSON lines: progress (PassLine), then the report
 //	POST /v1/nodes/NAME/ACTION[?force=1]

@@ -117,9 +117,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		route = h.serveInfo
 	case replicationPath, localReplicationPath:
 		route = h.serveReplication
+	case heldPath:
+		route = h.serveHeld
 	default:
-		writeError(w, http.StatusNotFound, "no such route %.160q; the routes are GET %s, GET %s, GET %s, GET %s, GET %s, POST %sNAME and POST %sNAME/ACTION",
-			r.URL.Path, statusPath, alertsPath, infoPath, replicationPath, localReplicationPath, passPrefix, nodesPrefix)
+		writeError(w, http.StatusNotFound, "no such route %.160q; the routes are GET %s, GET %s, GET %s, GET %s, GET %s, GET %s, POST %sNAME and POST %sNAME/ACTION",
+			r.URL.Path, statusPath, alertsPath, infoPath, replicationPath, localReplicationPath, heldPath, passPrefix, nodesPrefix)
 		return
 	}
 	if methodIs(w, r, http.MethodGet) {

@@ -429,3 +429,51 @@ func (n *node) replicationAlerts(cr control.ClusterReplication) {
 		n.report(false, alerts.UnderReplicated, "", details)
 	}
 }
+
+// Holds implements control.HoldSource: whether this node's filesystem has
+// inode ino open.
+func (n *node) Holds(ino uint64) (bool, error) {
+	v := n.vfs.Load()
+	if v == nil {
+		return false, errors.New("the filesystem is not open yet")
+	}
+	return v.Holds(meta.Ino(ino)), nil
+}
+
+// othersHold is vfs.Config.OthersHold: it asks every other live member,
+// at once, whether it has inode ino open. Dead and departed members hold
+// nothing (their mounts went with them); a suspect or silent one makes
+// the answer unknown, so the orphan waits for the sweep.
+func (n *node) othersHold(ctx context.Context, ino meta.Ino) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		held  bool
+		first error
+		wg    sync.WaitGroup
+	)
+	for _, m := range n.gossip.Members() {
+		switch {
+		case m.Local || m.State == cluster.MemberDead || m.State == cluster.MemberLeft:
+			continue
+		case m.State != cluster.MemberAlive || m.Meta.HTTPAddr == "":
+			return false, fmt.Errorf("%s is %s: cannot ask whether it holds inode %d", m.Name, m.State, ino)
+		}
+		wg.Go(func() {
+			c := control.Client{Addr: m.Meta.HTTPAddr, Key: n.key, Timeout: 2 * time.Second}
+			h, err := c.Holds(ctx, uint64(ino))
+			mu.Lock()
+			defer mu.Unlock()
+			held = held || h
+			if err != nil && first == nil {
+				first = fmt.Errorf("asking %s whether it holds inode %d: %w", m.Name, ino, err)
+			}
+		})
+	}
+	wg.Wait()
+	if held {
+		return true, nil
+	}
+	return false, first
+}

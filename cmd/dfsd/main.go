@@ -157,11 +157,16 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 	if n.raft != nil {
 		vcfg.Barrier = n.barrier
 		vcfg.GCEnabled = n.raft.IsLeader
+		vcfg.OthersHold = n.othersHold
+		if cfg.gossipProfile == "test" {
+			vcfg.OrphanSweep = time.Second
+		}
 	}
 	v, err := vfs.New(vcfg, fsm, n.proposer, chunks)
 	if err != nil {
 		return fmt.Errorf("filesystem: %v", err)
 	}
+	n.vfs.Store(v)
 	if err := addMetricSources(n.metrics, metricSources{Chunks: chunks.Stats, Dirty: v.DirtyBytes}); err != nil {
 		closeVFS(v, logger)
 		return err

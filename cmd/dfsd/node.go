@@ -25,6 +25,7 @@ import (
 	"github.com/dfsproject/dfs/cluster/repair"
 	"github.com/dfsproject/dfs/cluster/replica"
 	"github.com/dfsproject/dfs/cmd/dfsd/statuspage"
+	"github.com/dfsproject/dfs/fs/vfs"
 	"github.com/dfsproject/dfs/store"
 	"github.com/dfsproject/dfs/store/meta"
 )
@@ -54,6 +55,8 @@ type node struct {
 	peers  *gossipPeers   // nil when standalone
 	// repl is the cluster's replication health: the leader's last sum.
 	repl atomic.Pointer[control.ClusterReplication]
+	// vfs is the filesystem, once open: Holds answers peers from it.
+	vfs atomic.Pointer[vfs.VFS]
 	// fail ends the daemon with an error (startNode's fail).
 	fail     func(error)
 	proposer meta.Proposer

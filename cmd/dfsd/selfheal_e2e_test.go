@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	mrand "math/rand/v2"
@@ -902,4 +903,92 @@ func TestGCRacesRewrites(t *testing.T) {
 		}
 	}
 	t.Logf("%d files written in %d rounds over contents garbage for the grace", written, rounds)
+}
+
+// chunkIDs returns the IDs of the 4 MiB chunks of b.
+func chunkIDs(b []byte) []string {
+	var ids []string
+	for off := 0; off < len(b); off += 4 << 20 {
+		ids = append(ids, store.Sum(b[off:min(off+4<<20, len(b))]).String())
+	}
+	return ids
+}
+
+// TestRemovedWhileOpenElsewhere: a file open on one host and removed (or
+// renamed over) on another still reads whole through the open handle,
+// past the GC grace; once the handle is closed its chunks go. A file held
+// open by a host that crashes is reclaimed by the leader's sweep.
+func TestRemovedWhileOpenElsewhere(t *testing.T) {
+	const grace = time.Second
+	c := fstest.StartCluster(t, fstest.ClusterOptions{Nodes: 3, Mount: true,
+		Args: []string{"--gc-grace", grace.String()}})
+	waitReplicated(t, c)
+	mnt := func(i int) string { return filepath.Join(c.Nodes[i].Mountpoint) }
+	content := func(seed byte) []byte {
+		b := make([]byte, 9<<20)
+		mrand.NewChaCha8([32]byte{seed}).Read(b)
+		return b
+	}
+	f, h, k := content(1), content(2), content(3)
+	for name, b := range map[string][]byte{"f": f, "h": h, "k": k} {
+		if err := os.WriteFile(filepath.Join(mnt(0), name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := func(i int, name string) *os.File {
+		fd, err := os.Open(filepath.Join(mnt(i), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fd
+	}
+	fdF, fdH, fdK := open(1, "f"), open(1, "h"), open(2, "k")
+	// n1 removes f and k; n3 renames a new file over h.
+	for _, name := range []string{"f", "k"} {
+		if err := os.Remove(filepath.Join(mnt(0), name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(mnt(2), "h.new"), []byte("new h"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(mnt(2), "h.new"), filepath.Join(mnt(2), "h")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * grace) // past the grace: the collectors have had their chance
+	for _, tc := range []struct {
+		fd   *os.File
+		want []byte
+	}{{fdF, f}, {fdH, h}} {
+		got, err := io.ReadAll(tc.fd)
+		if err != nil || !bytes.Equal(got, tc.want) {
+			t.Errorf("%s read through the handle n2 kept: %d bytes, %v; want the %d written", tc.fd.Name(), len(got), err, len(tc.want))
+		}
+	}
+	dirs := dataDirsOf(c)
+	gone := func(b []byte) func() error {
+		return func() error {
+			if !c.Nodes[2].Running() {
+				dirs = dirs[:2] // a dead node's disk keeps what it had
+			}
+			copies := copiesOn(t, dirs)
+			for _, id := range chunkIDs(b) {
+				if copies[id] != 0 {
+					return fmt.Errorf("chunk %s still has %d copies", id, copies[id])
+				}
+			}
+			return nil
+		}
+	}
+	if err := gone(f)(); err == nil {
+		t.Fatal("f's chunks are gone while n2 still holds it open")
+	}
+	fdF.Close()
+	fdH.Close()
+	fstest.Eventually(t, 30*time.Second, "f's chunks deleted once n2 closed it", gone(f))
+	fstest.Eventually(t, 30*time.Second, "the old h's chunks deleted once n2 closed it", gone(h))
+
+	c.Nodes[2].Kill9(t)
+	fdK.Close()
+	fstest.Eventually(t, 60*time.Second, "k's chunks deleted after its holder n3 crashed", gone(k))
 }

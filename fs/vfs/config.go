@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"math/bits"
 	"time"
+
+	"github.com/dfsproject/dfs/store/meta"
 )
 
 // Config configures a VFS. The zero value is not valid; start from
@@ -52,8 +54,17 @@ type Config struct {
 	// is served as it is.
 	Barrier func(ctx context.Context) error
 	// GCEnabled, when set, says whether this host runs the chunk GC now
-	// (in a cluster, only the Raft leader does).
+	// (in a cluster, only the Raft leader does). The sweep of orphans
+	// (below) runs on the same host.
 	GCEnabled func() bool
+	// OthersHold, when set (a cluster), reports whether another host has
+	// inode ino open; an error means it could not be told (a host did not
+	// answer). An orphan (a file removed, or renamed over, while open) is
+	// reclaimed only once no host holds it: the last one to close it does,
+	// and the GC host sweeps those nobody holds (a host that crashed with
+	// them open) every OrphanSweep.
+	OthersHold  func(ctx context.Context, ino meta.Ino) (bool, error)
+	OrphanSweep time.Duration
 }
 
 // DefaultConfig returns the production defaults.
@@ -66,6 +77,7 @@ func DefaultConfig() Config {
 		ReadAheadChunks:   2,
 		GCInterval:        time.Minute,
 		GCGrace:           10 * time.Minute,
+		OrphanSweep:       5 * time.Minute,
 	}
 }
 
@@ -81,6 +93,7 @@ func DefaultTestConfig() Config {
 		ReadAheadChunks:   2,
 		GCInterval:        50 * time.Millisecond,
 		GCGrace:           0,
+		OrphanSweep:       50 * time.Millisecond,
 	}
 }
 
@@ -109,6 +122,8 @@ func (c *Config) Validate() error {
 		return errors.New("chunk GC interval must be positive")
 	case c.GCGrace < 0:
 		return errors.New("chunk GC grace period must not be negative")
+	case c.OthersHold != nil && c.OrphanSweep <= 0:
+		return errors.New("the orphan sweep interval must be positive")
 	}
 	return nil
 }

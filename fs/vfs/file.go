@@ -381,7 +381,10 @@ func (v *VFS) putFile(ctx context.Context, f *file, flush bool) {
 	f.mu.Lock()
 	v.discardLocked(f)
 	f.mu.Unlock()
-	if take {
+	switch {
+	case take:
 		v.reclaimLogged(ctx, f.ino)
+	case !orphan && v.cfg.OthersHold != nil:
+		v.orphanedElsewhere(ctx, f.ino)
 	}
 }

@@ -117,16 +117,22 @@ func (p *pendingChunks) unclaim(id store.ChunkID) {
 const gcBatch = 1000
 
 // Run runs the background work until ctx is done, and returns nil then:
-// the chunk GC, every GCInterval, and the writeback of files open for long
-// (writeback.go), every sixth of GCGrace.
+// the chunk GC, every GCInterval, the writeback of files open for long
+// (writeback.go), every sixth of GCGrace, and in a cluster the sweep of
+// orphans no host holds, every OrphanSweep (both on the GC host only).
 func (v *VFS) Run(ctx context.Context) error {
 	t := time.NewTicker(v.cfg.GCInterval)
 	defer t.Stop()
-	var wb <-chan time.Time
+	var wb, sweep <-chan time.Time
 	if age := v.writebackAge(); age > 0 {
 		wt := time.NewTicker(max(age/2, 50*time.Millisecond))
 		defer wt.Stop()
 		wb = wt.C
+	}
+	if v.cfg.OthersHold != nil {
+		st := time.NewTicker(v.cfg.OrphanSweep)
+		defer st.Stop()
+		sweep = st.C
 	}
 	for {
 		select {
@@ -134,6 +140,15 @@ func (v *VFS) Run(ctx context.Context) error {
 			return nil
 		case <-wb:
 			v.commitOldUploads(ctx, v.writebackAge())
+			continue
+		case <-sweep:
+			if v.cfg.GCEnabled == nil || v.cfg.GCEnabled() {
+				if n, err := v.sweepOrphans(ctx); err != nil && ctx.Err() == nil {
+					v.log.Warn("vfs: orphan sweep", slog.Any("err", err))
+				} else if n > 0 {
+					v.log.Info("vfs: orphans no host held reclaimed", slog.Int("orphans", n))
+				}
+			}
 			continue
 		case <-t.C:
 		}

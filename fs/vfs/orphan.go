@@ -23,6 +23,18 @@ import (
 // after v.mu is released. Between that decision and the end of the
 // reclaim the inode is in v.reclaiming, where Open refuses it (ENOENT), so
 // no handle can be opened on an inode being deleted.
+//
+// In a cluster (Config.OthersHold) another host may hold the orphan open:
+// before reclaiming, a host asks the others, and leaves an orphan that one
+// of them holds (or that a host could not be asked about) alone. The host
+// whose last handle goes then finds the inode at nlink 0 in its copy of
+// the namespace and reclaims it, asking the others in turn
+// (orphanedElsewhere); and the GC host sweeps, every OrphanSweep, the
+// orphans that no host has held for two sweeps in a row (a holder that
+// crashed, or a last close that came before its copy knew of the unlink).
+// Across hosts only open handles count, not the kernel's references: a
+// kernel keeps the inode of a name it cached, without a handle, until it
+// looks the name up again.
 
 var _ KernelTracker = (*VFS)(nil)
 
@@ -92,11 +104,107 @@ func (v *VFS) reclaim(ctx context.Context, ino meta.Ino) error {
 }
 
 // reclaimLogged is reclaim with the failure logged: the orphan stays
-// listed in the metadata and ReclaimOrphans retries at the next start.
+// listed in the metadata and ReclaimOrphans retries at the next start (in
+// a cluster, the sweep). In a cluster, an orphan another host holds open
+// (or that a host could not be asked about) is left to that host's last
+// close, or to the sweep.
 func (v *VFS) reclaimLogged(ctx context.Context, ino meta.Ino) {
+	if v.cfg.OthersHold != nil {
+		held, err := v.cfg.OthersHold(ctx, ino)
+		if held || err != nil {
+			v.mu.Lock()
+			delete(v.reclaiming, ino)
+			v.mu.Unlock()
+			v.log.Debug("vfs: orphan left to the hosts that hold it", slog.Uint64("ino", uint64(ino)), slog.Bool("held", held), slog.Any("err", err))
+			return
+		}
+	}
 	if err := v.reclaim(ctx, ino); err != nil {
 		v.log.Warn("vfs: reclaim orphan", slog.Uint64("ino", uint64(ino)), slog.Any("err", err))
 	}
+}
+
+// Holds reports whether this host has inode ino open: what a peer asks
+// (Config.OthersHold) before it reclaims an orphan.
+func (v *VFS) Holds(ino meta.Ino) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	_, reclaiming := v.reclaiming[ino]
+	return v.files[ino] != nil && !reclaiming
+}
+
+// orphanedElsewhere is called in a cluster when this host's last handle
+// on ino goes: if another host removed the file meanwhile (nlink 0 in the
+// local copy), this host may be the last to hold it and reclaims it,
+// unless another host still does.
+func (v *VFS) orphanedElsewhere(ctx context.Context, ino meta.Ino) {
+	a, err := v.r.GetAttr(ctx, ino)
+	if err != nil || a.Nlink != 0 {
+		return
+	}
+	// The kernel may keep a reference without a handle for as long as it
+	// caches the name (it learns of another host's unlink only when it
+	// looks the name up again): in a cluster only open handles count.
+	v.mu.Lock()
+	_, reclaiming := v.reclaiming[ino]
+	take := v.files[ino] == nil && !reclaiming
+	if take {
+		delete(v.orphans, ino)
+		v.reclaiming[ino] = struct{}{}
+	}
+	v.mu.Unlock()
+	if take {
+		v.reclaimLogged(ctx, ino)
+	}
+}
+
+// sweepOrphans reclaims, on the GC host of a cluster, the orphans that no
+// host holds: those whose holder crashed, or whose last close happened
+// before this host's copy knew they were orphans. An orphan is reclaimed
+// only when it was already unheld at the previous sweep, so that a
+// Tmpfile being opened right now is not taken. It returns the orphans
+// reclaimed.
+func (v *VFS) sweepOrphans(ctx context.Context) (int, error) {
+	inos, err := v.r.Orphans(ctx)
+	if err != nil {
+		return 0, err
+	}
+	unheld := make(map[meta.Ino]bool, len(inos))
+	n := 0
+	for _, ino := range inos {
+		// Only open handles count, here as on the other hosts: a kernel
+		// may cache a removed file's name for long without a handle.
+		v.mu.Lock()
+		_, reclaiming := v.reclaiming[ino]
+		local := reclaiming || v.files[ino] != nil
+		v.mu.Unlock()
+		if local {
+			continue
+		}
+		held, err := v.cfg.OthersHold(ctx, ino)
+		if held || err != nil {
+			continue
+		}
+		unheld[ino] = true
+		if !v.unheld[ino] {
+			continue // wait for the next sweep
+		}
+		v.mu.Lock()
+		if v.files[ino] != nil {
+			v.mu.Unlock()
+			continue
+		}
+		delete(v.orphans, ino)
+		v.reclaiming[ino] = struct{}{}
+		v.mu.Unlock()
+		if err := v.reclaim(ctx, ino); err != nil {
+			v.log.Warn("vfs: sweep: reclaim orphan", slog.Uint64("ino", uint64(ino)), slog.Any("err", err))
+			continue
+		}
+		n++
+	}
+	v.unheld = unheld
+	return n, nil
 }
 
 // ReclaimOrphans reclaims every orphan inode (nlink 0) the metadata lists:

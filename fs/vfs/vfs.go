@@ -43,7 +43,10 @@ type VFS struct {
 	kernel     map[meta.Ino]int      // kernel references (KernelTracker)
 	orphans    map[meta.Ino]struct{} // unlinked, waiting for their last handle or kernel reference
 	reclaiming map[meta.Ino]struct{} // OpReclaim decided or in flight: opens fail
-	closed     bool
+	// unheld are the orphans no host held at the last sweep (only the
+	// goroutine of Run touches it).
+	unheld map[meta.Ino]bool
+	closed bool
 
 	logged sync.Map // keys of errors logged once
 }
