@@ -30,9 +30,8 @@ func (h *handler) serveHeld(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotImplemented, "this node cannot tell which files it holds open")
 		return
 	}
-	ino, err := strconv.ParseUint(r.URL.Query().Get("ino"), 10, 64)
-	if err != nil || ino == 0 {
-		writeError(w, http.StatusBadRequest, "ino must be an inode number, not %.40q", r.URL.Query().Get("ino"))
+	ino, ok := queryIno(w, r)
+	if !ok {
 		return
 	}
 	held, err := src.Holds(ino)

@@ -46,9 +46,8 @@ func (h *handler) serveInfo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotImplemented, "this node cannot describe files")
 		return
 	}
-	ino, err := strconv.ParseUint(r.URL.Query().Get("ino"), 10, 64)
-	if err != nil || ino == 0 {
-		writeError(w, http.StatusBadRequest, "ino must be an inode number, not %.40q", r.URL.Query().Get("ino"))
+	ino, ok := queryIno(w, r)
+	if !ok {
 		return
 	}
 	fi, err := src.FileInfo(r.Context(), ino)
@@ -57,6 +56,17 @@ func (h *handler) serveInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, fi)
+}
+
+// queryIno parses the request's ?ino=N, answering 400 when it is not an
+// inode number.
+func queryIno(w http.ResponseWriter, r *http.Request) (uint64, bool) {
+	ino, err := strconv.ParseUint(r.URL.Query().Get("ino"), 10, 64)
+	if err != nil || ino == 0 {
+		writeError(w, http.StatusBadRequest, "ino must be an inode number, not %.40q", r.URL.Query().Get("ino"))
+		return 0, false
+	}
+	return ino, true
 }
 
 // FileInfo asks for the chunks and replicas of inode ino.

@@ -28,22 +28,30 @@ func twoHosts(t *testing.T) (*env, *VFS) {
 	return e, b
 }
 
+// removedWhileOpen writes data to file f on host A, opens it on host b
+// and removes it on A.
+func removedWhileOpen(e *env, b *VFS, data []byte) (meta.Ino, *Handle) {
+	e.t.Helper()
+	ino, err := writeFile(e, e.v, "f", data)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	h, err := b.Open(e.ctx, root, ino, syscall.O_RDONLY)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.v.Unlink(e.ctx, meta.RootIno, "f"); err != nil {
+		e.t.Fatal(err)
+	}
+	return ino, h
+}
+
 // TestOrphanHeldByAnotherHost: a file open on host B and removed on host
 // A keeps its data for B until B closes it; then B reclaims it.
 func TestOrphanHeldByAnotherHost(t *testing.T) {
 	e, b := twoHosts(t)
 	data := pattern(3*int(e.cfg.ChunkSize)+100, 5)
-	ino, err := writeFile(e, e.v, "f", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := b.Open(e.ctx, root, ino, syscall.O_RDONLY)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.v.Unlink(e.ctx, meta.RootIno, "f"); err != nil {
-		t.Fatal(err)
-	}
+	_, h := removedWhileOpen(e, b, data)
 	if inos, _ := e.fsm.Orphans(e.ctx); len(inos) != 1 {
 		t.Fatalf("orphans after the unlink: %v; want the file, held by B", inos)
 	}
@@ -64,17 +72,7 @@ func TestOrphanHeldByAnotherHost(t *testing.T) {
 // sweep that finds it unheld; one a host holds is not.
 func TestSweepOrphansNobodyHolds(t *testing.T) {
 	e, b := twoHosts(t)
-	ino, err := writeFile(e, e.v, "f", pattern(1000, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := b.Open(e.ctx, root, ino, syscall.O_RDONLY)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.v.Unlink(e.ctx, meta.RootIno, "f"); err != nil {
-		t.Fatal(err)
-	}
+	ino, h := removedWhileOpen(e, b, pattern(1000, 1))
 	for range 3 {
 		if n, err := e.v.sweepOrphans(e.ctx); err != nil || n != 0 {
 			t.Fatalf("sweep while B holds it: %d reclaimed, %v", n, err)
