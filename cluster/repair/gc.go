@@ -26,17 +26,13 @@ import (
 // read again right before each deletion instead. GC touches only the
 // local backend and needs no layout. progress is as for Rebalance.
 func (k *Keeper) GC(ctx context.Context, progress func(done, total int64)) (GCReport, error) {
-	k.gcMu.Lock()
-	defer k.gcMu.Unlock()
-	ctx, cancel := k.passContext(ctx)
-	defer cancel()
 	var r GCReport
-	r.Start = k.cfg.Clock.Now()
-	if p := k.cfg.Placer(); p != nil {
-		r.Layout = p.Version()
-	}
-	err := k.gc(ctx, &r, progress)
-	k.finish("gc", &r.Counts, err)
+	err := k.pass(ctx, "gc", &k.gcMu, &r.Counts, func(ctx context.Context) error {
+		if p := k.cfg.Placer(); p != nil {
+			r.Layout = p.Version()
+		}
+		return k.gc(ctx, &r, progress)
+	}, nil)
 	return r, err
 }
 

@@ -232,6 +232,23 @@ func (k *Keeper) noteVersion(v uint64) time.Time {
 }
 
 // finish fills c's timing and calls Hooks.Pass.
+// pass runs one pass named name: one of its kind at a time (mu), ending
+// with the keeper, timed and reported (finish). ok, if not nil, is called
+// after a pass without error, still one at a time, to publish its outcome.
+func (k *Keeper) pass(ctx context.Context, name string, mu *sync.Mutex, c *Counts, run func(ctx context.Context) error, ok func()) error {
+	mu.Lock()
+	defer mu.Unlock()
+	ctx, cancel := k.passContext(ctx)
+	defer cancel()
+	c.Start = k.cfg.Clock.Now()
+	err := run(ctx)
+	k.finish(name, c, err)
+	if err == nil && ok != nil {
+		ok()
+	}
+	return err
+}
+
 func (k *Keeper) finish(pass string, c *Counts, err error) {
 	c.Took = k.cfg.Clock.Now().Sub(c.Start)
 	if err != nil {

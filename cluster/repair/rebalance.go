@@ -32,15 +32,10 @@ type rebalanceJob struct {
 // if not nil, is called now and then with the local chunks done and their
 // total (listed once first), never concurrently.
 func (k *Keeper) Rebalance(ctx context.Context, progress func(done, total int64)) (RebalanceReport, error) {
-	k.rebalanceMu.Lock()
-	defer k.rebalanceMu.Unlock()
-	ctx, cancel := k.passContext(ctx)
-	defer cancel()
 	var r RebalanceReport
-	r.Start = k.cfg.Clock.Now()
-	err := k.rebalance(ctx, &r, progress)
-	k.finish("rebalance", &r.Counts, err)
-	if err == nil {
+	err := k.pass(ctx, "rebalance", &k.rebalanceMu, &r.Counts, func(ctx context.Context) error {
+		return k.rebalance(ctx, &r, progress)
+	}, func() {
 		k.mu.Lock()
 		k.health.RebalancedAt = r.Start.Add(r.Took)
 		k.health.ToMove = r.Kept
@@ -48,7 +43,7 @@ func (k *Keeper) Rebalance(ctx context.Context, progress func(done, total int64)
 		k.health.Held = r.Chunks - r.Moved
 		k.health.HeldBytes = r.Bytes - r.DeletedBytes
 		k.mu.Unlock()
-	}
+	})
 	return r, err
 }
 

@@ -46,15 +46,10 @@ const (
 // Health keeps the previous pass's state; failures of single chunks are
 // counted in Failed and logged.
 func (k *Keeper) Repair(ctx context.Context, progress func(done, total int64)) (RepairReport, error) {
-	k.repairMu.Lock()
-	defer k.repairMu.Unlock()
-	ctx, cancel := k.passContext(ctx)
-	defer cancel()
 	var r RepairReport
-	r.Start = k.cfg.Clock.Now()
-	err := k.repair(ctx, &r, progress)
-	k.finish("repair", &r.Counts, err)
-	if err == nil {
+	err := k.pass(ctx, "repair", &k.repairMu, &r.Counts, func(ctx context.Context) error {
+		return k.repair(ctx, &r, progress)
+	}, func() {
 		k.mu.Lock()
 		k.health.RepairedAt = r.Start.Add(r.Took)
 		k.health.Layout = r.Layout
@@ -65,7 +60,7 @@ func (k *Keeper) Repair(ctx context.Context, progress func(done, total int64)) (
 		k.health.Short = r.StillShort
 		k.health.Missing = r.Missing
 		k.mu.Unlock()
-	}
+	})
 	return r, err
 }
 

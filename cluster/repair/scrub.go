@@ -20,14 +20,10 @@ import (
 // that fail for another reason are counted in Failed and retried next
 // pass. progress is as for Rebalance.
 func (k *Keeper) Scrub(ctx context.Context, progress func(done, total int64)) (ScrubReport, error) {
-	k.scrubMu.Lock()
-	defer k.scrubMu.Unlock()
-	ctx, cancel := k.passContext(ctx)
-	defer cancel()
 	var r ScrubReport
-	r.Start = k.cfg.Clock.Now()
-	err := k.scrub(ctx, &r, progress)
-	k.finish("scrub", &r.Counts, err)
+	err := k.pass(ctx, "scrub", &k.scrubMu, &r.Counts, func(ctx context.Context) error {
+		return k.scrub(ctx, &r, progress)
+	}, nil)
 	return r, err
 }
 
