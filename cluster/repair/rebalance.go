@@ -48,12 +48,7 @@ func (k *Keeper) Rebalance(ctx context.Context, progress func(done, total int64)
 }
 
 func (k *Keeper) rebalance(ctx context.Context, r *RebalanceReport, progress func(done, total int64)) error {
-	p, err := k.begin(ctx)
-	if err != nil {
-		return err
-	}
-	r.Layout = p.Version()
-	total, err := k.countLocal(ctx, progress)
+	p, total, err := k.beginLocal(ctx, &r.Counts, progress)
 	if err != nil {
 		return err
 	}
@@ -136,6 +131,19 @@ func (k *Keeper) rebalance(ctx context.Context, r *RebalanceReport, progress fun
 		err = ctxErr(ctx)
 	}
 	return err
+}
+
+// beginLocal starts a pass over the local chunks (Rebalance, Scrub): the
+// current layout, recorded in c, and the local chunks' total for progress
+// (countLocal).
+func (k *Keeper) beginLocal(ctx context.Context, c *Counts, progress func(done, total int64)) (*placement.Placer, int64, error) {
+	p, err := k.begin(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	c.Layout = p.Version()
+	total, err := k.countLocal(ctx, progress)
+	return p, total, err
 }
 
 // countLocal counts the local chunks when progress wants a total (-1

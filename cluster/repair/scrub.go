@@ -28,12 +28,7 @@ func (k *Keeper) Scrub(ctx context.Context, progress func(done, total int64)) (S
 }
 
 func (k *Keeper) scrub(ctx context.Context, r *ScrubReport, progress func(done, total int64)) error {
-	p, err := k.begin(ctx)
-	if err != nil {
-		return err
-	}
-	r.Layout = p.Version()
-	total, err := k.countLocal(ctx, progress)
+	p, total, err := k.beginLocal(ctx, &r.Counts, progress)
 	if err != nil {
 		return err
 	}

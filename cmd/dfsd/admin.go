@@ -285,6 +285,7 @@ func (n *node) sumReplication(ctx context.Context) {
 	t := time.NewTicker(n.replicationInterval())
 	defer t.Stop()
 	var underSince time.Time // the leader's: since when chunks are under-replicated
+	var rechecked time.Time  // the last recheckCorrupt: it reads whole chunks
 	for {
 		select {
 		case <-ctx.Done():
@@ -315,7 +316,10 @@ func (n *node) sumReplication(ctx context.Context) {
 		}
 		n.repl.Store(&cr)
 		n.replicationAlerts(cr)
-		n.recheckCorrupt(ctx)
+		if time.Since(rechecked) >= 6*n.replicationInterval() {
+			rechecked = time.Now()
+			n.recheckCorrupt(ctx)
+		}
 	}
 }
 
