@@ -314,12 +314,20 @@ func TestClose(t *testing.T) {
 	if err := c.b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// Close waited for the Get, which gave up.
+	// Close waited for the Get's call to n1, which gave up. (The
+	// goroutine that reports the Get's error may run later.)
+	n1 := c.remotes["n1"]
+	n1.mu.Lock()
+	inflight := n1.inflight
+	n1.mu.Unlock()
+	if inflight != 0 {
+		t.Fatal("Close returned before the Get in flight")
+	}
 	select {
 	case err := <-errc:
 		wantErr(t, "Get cut by Close", err, store.ErrClosed)
-	default:
-		t.Fatal("Close returned before the Get in flight")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Get did not return after Close")
 	}
 	if err := c.b.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
